@@ -1,0 +1,63 @@
+"""Money: currencies, their precision, parsing and rounding. ``Decimal`` only, never float.
+
+Destination amounts are rounded *down*: the desk never pays out more than the rate implies,
+and the customer never sees a figure the desk cannot honour.
+"""
+
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
+
+EUR = "EUR"
+USDC = "USDC"
+USD = "USD"
+PRECISION: dict[str, int] = {EUR: 2, USDC: 6, USD: 2}
+RATE_DECIMALS = 6
+BPS = Decimal(10_000)
+
+
+def exponent(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-PRECISION[currency])
+
+
+def quantize_down(amount: Decimal, currency: str) -> Decimal:
+    """Round ``amount`` down (towards zero) to the currency's number of decimals."""
+    return amount.quantize(exponent(currency), rounding=ROUND_DOWN)
+
+
+def quantize_rate(rate: Decimal) -> Decimal:
+    return rate.quantize(Decimal(1).scaleb(-RATE_DECIMALS), rounding=ROUND_DOWN)
+
+
+def format_amount(amount: Decimal, currency: str) -> str:
+    """The API's string form: fixed decimals for the currency (``"100.00"``, ``"1.500000"``)."""
+    return f"{amount.quantize(exponent(currency)):f}"
+
+
+def format_rate(rate: Decimal) -> str:
+    return f"{quantize_rate(rate):f}"
+
+
+class AmountError(ValueError):
+    """An amount that is not a valid money string for its currency."""
+
+
+def parse_amount(raw: object, currency: str) -> Decimal:
+    """Parse a client-supplied amount. Strings (or ints) only: a JSON float is refused so that
+    no binary rounding can sneak in; more decimals than the currency has are refused."""
+    if isinstance(raw, bool | float):
+        raise AmountError('Send the amount as a decimal string, for example "100.00".')
+    if isinstance(raw, int):
+        raw = str(raw)
+    if not isinstance(raw, str) or not raw.strip():
+        raise AmountError('Send the amount as a decimal string, for example "100.00".')
+    text = raw.strip()
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise AmountError("Not a decimal number.") from None
+    if not value.is_finite() or "e" in text.lower():
+        raise AmountError("Not a decimal number.")
+    if value <= 0:
+        raise AmountError("Must be greater than zero.")
+    if -value.as_tuple().exponent > PRECISION[currency]:  # type: ignore[operator]
+        raise AmountError(f"{currency} amounts have at most {PRECISION[currency]} decimals.")
+    return value.quantize(exponent(currency))

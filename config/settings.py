@@ -1,0 +1,265 @@
+"""Settings for the OTC desk, read from the environment (see README's configuration table).
+
+With no environment at all the desk runs on a local SQLite file and an embedded
+(filesystem) Celery broker, so one command brings everything up on a bare machine.
+``DATABASE_URL`` / ``REDIS_URL`` switch to PostgreSQL and Redis.
+"""
+
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(environ.Env().str("OTC_VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+env = environ.Env()
+
+
+def _decimal(name: str, default: Decimal) -> Decimal:
+    return Decimal(env.str(name, default=str(default)))
+
+
+DEBUG = env.bool("DEBUG", default=True)
+if DEBUG:
+    SECRET_KEY = env.str(
+        "SECRET_KEY", default="dev-only-insecure-secret-key-change-me-in-production"
+    )
+    ALLOWED_HOSTS = env.list(
+        "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"]
+    )
+else:
+    SECRET_KEY = env.str("SECRET_KEY")
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_fsm",
+    "accounts",
+    "wallets",
+    "otc",
+]
+
+MIDDLEWARE = [
+    "otc.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'otc.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, worker and beat share one file: wait for the write lock instead of failing, and
+    # take it at BEGIN so two writers never deadlock on a lock upgrade.
+    DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: broker and cache ----------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    # Embedded broker: a folder on disk that web, worker and beat processes share.
+    _broker_dir = VAR_DIR / "broker"
+    for _sub in ("queue", "processed"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = 120
+CELERY_TASK_SOFT_TIME_LIMIT = 90
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "expire-stale-quotes": {"task": "otc.tasks.expire_quotes", "schedule": 5.0},
+    "settle-pending-debits": {"task": "otc.tasks.settle_pending_debits", "schedule": 15.0},
+    "settle-approved-orders": {"task": "otc.tasks.settle_approved_orders", "schedule": 15.0},
+    "purge-idempotency-keys": {"task": "otc.tasks.purge_idempotency_keys", "schedule": 3600.0},
+}
+
+# --- Auth, sessions, CSRF -------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login/"
+# The seed's clients send the CSRF token in ``X-CSRF-Token``.
+CSRF_HEADER_NAME = "HTTP_X_CSRF_TOKEN"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+if not DEBUG:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- I18N, static ---------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# --- API ------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.ApiKeyAuthentication",
+        "accounts.authentication.SessionJwtAuthentication",
+        "accounts.authentication.PortalSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.authentication.HasRouteScope"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["otc.api.throttling.CustomerRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "customer": env.str("OTC_API_RATE_LIMIT", default="600/min"),
+        "token": env.str("OTC_TOKEN_RATE_LIMIT", default="10/min"),
+    },
+    "EXCEPTION_HANDLER": "otc.api.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+    "COERCE_DECIMAL_TO_STRING": True,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "OTC Desk API",
+    "DESCRIPTION": (
+        "Convert EUR to USDC and back. Ask for an indicative quote, confirm it into an order "
+        "with an Idempotency-Key, and follow it to completion; every order is approved by the "
+        "desk at the live rate. Errors use one envelope: "
+        '`{"error": {"code", "message", "details"}}`.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI ships with the project (no CDN at run time).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "ApiKeyAuth": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+            "BearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+        }
+    },
+    "SECURITY": [{"ApiKeyAuth": []}, {"BearerAuth": []}],
+}
+
+# --- The desk -------------------------------------------------------------------------------
+OTC_QUOTE_TTL_SECONDS = env.int("OTC_QUOTE_TTL_SECONDS", default=60)
+OTC_PRICE_FEED = env.str("OTC_PRICE_FEED", default="simulated")
+OTC_WEBHOOKS_ALLOW_PRIVATE = env.bool("OTC_WEBHOOKS_ALLOW_PRIVATE", default=DEBUG)
+OTC_APPROVAL_TOLERANCE_BPS = env.int("OTC_APPROVAL_TOLERANCE_BPS", default=50)
+OTC_FOUR_EYES_THRESHOLD_EUR = _decimal("OTC_FOUR_EYES_THRESHOLD_EUR", default=Decimal("100000"))
+OTC_DEFAULT_SPREAD_BPS = env.int("OTC_DEFAULT_SPREAD_BPS", default=50)
+OTC_ORDER_LIMITS = {
+    "EUR": (
+        _decimal("OTC_MIN_ORDER_EUR", default=Decimal("10.00")),
+        _decimal("OTC_MAX_ORDER_EUR", default=Decimal("1000000.00")),
+    ),
+    "USDC": (
+        _decimal("OTC_MIN_ORDER_USDC", default=Decimal("10.000000")),
+        _decimal("OTC_MAX_ORDER_USDC", default=Decimal("1000000.000000")),
+    ),
+}
+OTC_IDEMPOTENCY_RETENTION = timedelta(hours=env.int("OTC_IDEMPOTENCY_RETENTION_HOURS", default=24))
+OTC_SESSION_TOKEN_TTL = timedelta(minutes=env.int("OTC_SESSION_TOKEN_TTL_MINUTES", default=15))
+# Simulated providers: a switch (also settable at run time, see `simulate_outage`) makes
+# the custody or fiat-rail provider fail so the 502 paths can be exercised.
+OTC_SIMULATE_CUSTODY_OUTAGE = env.bool("OTC_SIMULATE_CUSTODY_OUTAGE", default=False)
+OTC_SIMULATE_FIAT_OUTAGE = env.bool("OTC_SIMULATE_FIAT_OUTAGE", default=False)
+
+# --- Logging --------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "otc.middleware.RequestIdLogFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"}
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.server": {"level": "WARNING"}},
+}

@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from otc.health import healthz
+
+urlpatterns = [
+    path("api/v1/", include("otc.api.urls")),
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("", include("otc.web.urls")),
+]
+
+handler404 = "otc.web.errors.not_found"
+handler500 = "otc.web.errors.server_error"

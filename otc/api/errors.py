@@ -1,0 +1,101 @@
+"""One error envelope for every API error:
+``{"error": {"code": "UPPER_SNAKE", "message": "...", "details": {...}}}``."""
+
+import logging
+import math
+from typing import Any
+
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions
+from rest_framework.response import Response
+
+from accounts.errors import DomainError
+
+logger = logging.getLogger("otc.api")
+
+
+def envelope(code: str, message: str, details: Any = None) -> dict:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        body["details"] = details
+    return {"error": body}
+
+
+def _validation_details(detail: Any) -> Any:
+    if isinstance(detail, dict):
+        return {key: _validation_details(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        return [
+            str(item) if not isinstance(item, dict | list) else _validation_details(item)
+            for item in detail
+        ]
+    return [str(detail)]
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response:
+    headers: dict[str, str] = {}
+    if isinstance(exc, DomainError):
+        status, body = exc.status, envelope(exc.code, exc.message, exc.details)
+    elif isinstance(exc, exceptions.ValidationError):
+        status = 400
+        details = _validation_details(exc.detail)
+        if not isinstance(details, dict):
+            details = {"non_field_errors": details}
+        body = envelope("VALIDATION_ERROR", "The request is not valid.", details)
+    elif isinstance(exc, exceptions.ParseError):
+        status, body = 400, envelope("VALIDATION_ERROR", "The body is not valid JSON.")
+    elif isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        status = 401
+        message = (
+            "Send an x-api-key header or a Bearer session token."
+            if isinstance(exc, exceptions.NotAuthenticated)
+            else str(exc.detail)
+        )
+        body = envelope("UNAUTHENTICATED", message)
+    elif isinstance(exc, exceptions.PermissionDenied):
+        status = 403
+        code = getattr(exc.detail, "code", None)
+        if code == "INSUFFICIENT_SCOPE":
+            body = envelope("INSUFFICIENT_SCOPE", str(exc.detail))
+        elif str(exc.detail).startswith("CSRF Failed"):
+            body = envelope("CSRF_FAILED", "Send the CSRF token in the X-CSRF-Token header.")
+        else:
+            body = envelope("FORBIDDEN", str(exc.detail))
+    elif isinstance(exc, exceptions.NotFound | Http404):
+        status, body = 404, envelope("NOT_FOUND", "Not found.")
+    elif isinstance(exc, exceptions.MethodNotAllowed):
+        status = 405
+        body = envelope(
+            "METHOD_NOT_ALLOWED",
+            f"Method {context['request'].method} is not allowed on this route.",
+        )
+    elif isinstance(exc, exceptions.UnsupportedMediaType):
+        status, body = 415, envelope("UNSUPPORTED_MEDIA_TYPE", "Send JSON (application/json).")
+    elif isinstance(exc, exceptions.NotAcceptable):
+        status, body = 406, envelope("NOT_ACCEPTABLE", "This API only answers JSON.")
+    elif isinstance(exc, exceptions.Throttled):
+        status = 429
+        wait = exc.wait or 1
+        headers["Retry-After"] = str(math.ceil(wait))
+        body = envelope(
+            "RATE_LIMITED",
+            "Too many requests; slow down.",
+            {"retry_after_ms": math.ceil(wait * 1000)},
+        )
+    elif isinstance(exc, exceptions.APIException):
+        status = exc.status_code
+        body = envelope(str(exc.default_code).upper(), str(exc.detail))
+    else:
+        logger.exception("unhandled error in %s", context.get("view").__class__.__name__)
+        status, body = 500, envelope("INTERNAL_ERROR", "Something went wrong on our side.")
+    if status in (401,) and "WWW-Authenticate" not in headers:
+        headers["WWW-Authenticate"] = "x-api-key"
+    return Response(body, status=status, headers=headers)
+
+
+def json_not_found(request, exception=None) -> JsonResponse:
+    return JsonResponse(envelope("NOT_FOUND", "No such route."), status=404)
+
+
+def json_server_error(request) -> JsonResponse:
+    return JsonResponse(envelope("INTERNAL_ERROR", "Something went wrong on our side."), status=500)

@@ -1,0 +1,31 @@
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import views
+
+urlpatterns = [
+    path("auth/token", views.TokenCreateApi.as_view(), name="api-token"),
+    path("otc-exchanges/accounts", views.AccountListApi.as_view(), name="api-accounts"),
+    path("otc-exchanges/wallets", views.WalletListApi.as_view(), name="api-wallets"),
+    path(
+        "otc-exchanges/wallets/<str:wallet_id>/balance",
+        views.WalletBalanceApi.as_view(),
+        name="api-wallet-balance",
+    ),
+    path("otc-exchanges/quote", views.QuoteCreateApi.as_view(), name="api-quote"),
+    path("otc-exchanges", views.OrderListCreateApi.as_view(), name="api-orders"),
+    path("otc-exchanges/<str:order_id>", views.OrderDetailApi.as_view(), name="api-order"),
+    path(
+        "otc-exchanges/<str:order_id>/cancel",
+        views.OrderCancelApi.as_view(),
+        name="api-order-cancel",
+    ),
+    path(
+        "otc-exchanges/<str:order_id>/requote",
+        views.OrderRequoteApi.as_view(),
+        name="api-order-requote",
+    ),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(r"^.*$", views.UnknownRouteApi.as_view(), name="api-unknown"),
+]

@@ -1,0 +1,425 @@
+"""The customer API (seed 000). One thin class per route: parse, call a service or selector,
+render. Errors are raised and turned into the envelope by ``otc.api.errors``."""
+
+import uuid
+
+from django.core.cache import cache
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import money
+from accounts.errors import ProviderUnavailable, error
+from accounts.selectors import eligible_fiat_accounts
+from accounts.services import session_token_issue
+from otc import idempotency, selectors, services
+from otc.models import Channel, Side
+from otc.services import Actor
+from wallets.providers import custody
+from wallets.selectors import eligible_wallets
+
+from . import serializers as s
+from .serializers import iso_ms
+from .throttling import TokenRateThrottle
+
+
+def _errors(*codes: tuple[int, str]) -> dict:
+    """OpenAPI responses for the listed (status, code) pairs, all in the error envelope."""
+    by_status: dict[int, list[str]] = {}
+    for status, code in codes:
+        by_status.setdefault(status, []).append(code)
+    return {
+        status: OpenApiResponse(s.ErrorOutput, description="Error codes: " + ", ".join(c))
+        for status, c in by_status.items()
+    }
+
+
+AUTH_ERRORS = ((401, "UNAUTHENTICATED"), (403, "INSUFFICIENT_SCOPE"), (429, "RATE_LIMITED"))
+BODY_ERRORS = ((400, "VALIDATION_ERROR"),)
+
+
+def _actor(request) -> Actor:
+    caller = request.user
+    channel = Channel.PORTAL if caller.channel == "portal" else Channel.API
+    return Actor(label=caller.label, channel=channel, user=caller.user)
+
+
+def _uuid_or_404(raw: str, code: str, message: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise error(code, 404, message) from None
+
+
+def _data(payload, status: int = 200, **meta) -> Response:
+    body = {"data": payload}
+    if meta:
+        body["meta"] = meta
+    return Response(body, status=status)
+
+
+def _envelope(inner):
+    return inline_serializer(name=f"{inner.__class__.__name__}Envelope", fields={"data": inner})
+
+
+class TokenCreateApi(APIView):
+    """Exchange a portal user's credentials for a short-lived session JWT."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [TokenRateThrottle]
+    MAX_FAILURES = 5
+    FAILURE_WINDOW = 300
+
+    @extend_schema(
+        operation_id="auth_token_create",
+        tags=["auth"],
+        request=s.TokenInput,
+        responses={
+            200: _envelope(s.TokenOutput()),
+            **_errors(
+                (400, "VALIDATION_ERROR"), (401, "INVALID_CREDENTIALS"), (429, "RATE_LIMITED")
+            ),
+        },
+        auth=[],
+    )
+    def post(self, request):
+        body = s.TokenInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        username = body.validated_data["username"]
+        failures_key = f"otc:token-failures:{username.lower()}"
+        if (cache.get(failures_key) or 0) >= self.MAX_FAILURES:
+            raise error(
+                "RATE_LIMITED",
+                429,
+                "Too many failed sign-in attempts; wait a few minutes.",
+                retry_after_ms=self.FAILURE_WINDOW * 1000,
+            )
+        try:
+            token, expires_at = session_token_issue(
+                username=username, password=body.validated_data["password"]
+            )
+        except Exception:
+            cache.add(failures_key, 0, self.FAILURE_WINDOW)
+            cache.incr(failures_key)
+            raise
+        cache.delete(failures_key)
+        return _data({"accessToken": token, "tokenType": "Bearer", "expiresAt": iso_ms(expires_at)})
+
+
+class AccountListApi(APIView):
+    @extend_schema(
+        operation_id="otc_accounts_list",
+        tags=["otc-exchanges"],
+        responses={200: _envelope(s.AccountOutput(many=True)), **_errors(*AUTH_ERRORS)},
+    )
+    def get(self, request):
+        accounts = eligible_fiat_accounts(request.user.customer)
+        return _data(s.AccountOutput(accounts, many=True).data)
+
+
+class WalletListApi(APIView):
+    @extend_schema(
+        operation_id="otc_wallets_list",
+        tags=["otc-exchanges"],
+        responses={200: _envelope(s.WalletOutput(many=True)), **_errors(*AUTH_ERRORS)},
+    )
+    def get(self, request):
+        wallets = eligible_wallets(request.user.customer)
+        return _data(s.WalletOutput(wallets, many=True).data)
+
+
+class WalletBalanceApi(APIView):
+    @extend_schema(
+        operation_id="otc_wallet_balance",
+        tags=["otc-exchanges"],
+        responses={
+            200: _envelope(s.WalletBalanceOutput()),
+            **_errors(*AUTH_ERRORS, (404, "WALLET_NOT_FOUND"), (502, "BALANCE_UNAVAILABLE")),
+        },
+    )
+    def get(self, request, wallet_id: str):
+        pk = _uuid_or_404(wallet_id, "WALLET_NOT_FOUND", "No such wallet.")
+        wallet = eligible_wallets(request.user.customer).filter(pk=pk).first()
+        if wallet is None:
+            raise error("WALLET_NOT_FOUND", 404, "No such wallet.")
+        try:
+            balance = custody().balance(wallet)
+        except ProviderUnavailable:
+            raise error(
+                "BALANCE_UNAVAILABLE",
+                502,
+                "The live balance could not be fetched from the custodian; try again shortly.",
+            ) from None
+        return _data(
+            {
+                "walletId": str(wallet.pk),
+                "network": wallet.network,
+                "usdcBalance": money.format_amount(balance, money.USDC),
+            }
+        )
+
+
+QUOTE_ERRORS = (
+    *BODY_ERRORS,
+    *AUTH_ERRORS,
+    (422, "SOURCE_NOT_FOUND"),
+    (422, "SOURCE_WRONG_CURRENCY"),
+    (422, "SOURCE_INACTIVE"),
+    (422, "DESTINATION_NOT_FOUND"),
+    (422, "DESTINATION_NO_USDC_ADDRESS"),
+    (422, "SOURCE_WALLET_NOT_FOUND"),
+    (422, "SOURCE_WALLET_NO_USDC"),
+    (422, "SOURCE_WALLET_INSUFFICIENT"),
+    (422, "DESTINATION_ACCOUNT_NOT_FOUND"),
+    (422, "DESTINATION_ACCOUNT_WRONG_CURRENCY"),
+    (422, "DESTINATION_ACCOUNT_INACTIVE"),
+    (422, "AMOUNT_OUT_OF_RANGE"),
+    (502, "QUOTE_UNAVAILABLE"),
+)
+
+
+class QuoteCreateApi(APIView):
+    @extend_schema(
+        operation_id="otc_quote_create",
+        tags=["otc-exchanges"],
+        request=s.QuoteInput,
+        responses={200: _envelope(s.QuoteOutput()), **_errors(*QUOTE_ERRORS)},
+        examples=[
+            OpenApiExample(
+                "Buy",
+                request_only=True,
+                value={
+                    "side": "buy",
+                    "sourceFrAccountId": "550e8400-e29b-41d4-a716-446655440000",
+                    "destinationUtilaWalletId": "660e8400-e29b-41d4-a716-446655440001",
+                    "sourceAmountEur": "100.00",
+                },
+            ),
+            OpenApiExample(
+                "Sell",
+                request_only=True,
+                value={
+                    "side": "sell",
+                    "sourceUtilaWalletId": "660e8400-e29b-41d4-a716-446655440001",
+                    "destinationFrAccountId": "550e8400-e29b-41d4-a716-446655440000",
+                    "sourceAmountUsdc": "100.000000",
+                },
+            ),
+        ],
+    )
+    def post(self, request):
+        body = s.QuoteInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        if data["side"] == Side.BUY:
+            ids = {
+                "fiat_account_id": data["sourceFrAccountId"],
+                "wallet_id": data["destinationUtilaWalletId"],
+                "source_amount": data["sourceAmountEur"],
+            }
+        else:
+            ids = {
+                "fiat_account_id": data["destinationFrAccountId"],
+                "wallet_id": data["sourceUtilaWalletId"],
+                "source_amount": data["sourceAmountUsdc"],
+            }
+        order = services.quote_create(
+            customer=request.user.customer, side=data["side"], actor=_actor(request), **ids
+        )
+        return _data(s.quote_representation(order))
+
+
+CONFIRM_ERRORS = (
+    (400, "IDEMPOTENCY_KEY_REQUIRED"),
+    (400, "IDEMPOTENCY_KEY_INVALID"),
+    (400, "QUOTE_EXPIRED"),
+    *BODY_ERRORS,
+    *AUTH_ERRORS,
+    (404, "ORDER_NOT_FOUND"),
+    (409, "ORDER_NOT_CONFIRMABLE"),
+    (409, "IDEMPOTENCY_KEY_IN_PROGRESS"),
+    (422, "SIDE_MISMATCH"),
+    (422, "SOURCE_INSUFFICIENT_FUNDS"),
+    (422, "IDEMPOTENCY_KEY_REUSED"),
+    *[
+        (status, code)
+        for status, code in QUOTE_ERRORS
+        if status == 422 and code not in ("AMOUNT_OUT_OF_RANGE",)
+    ],
+    (502, "QUOTE_UNAVAILABLE"),
+)
+
+
+class OrderListCreateApi(APIView):
+    @extend_schema(
+        operation_id="otc_orders_list",
+        tags=["otc-exchanges"],
+        parameters=[
+            OpenApiParameter("page", int, description="From 1."),
+            OpenApiParameter("limit", int, description="Default 50, max 100."),
+            OpenApiParameter("status", str, description="(extension) filter"),
+            OpenApiParameter("side", str, description="(extension) buy or sell"),
+        ],
+        responses={
+            200: inline_serializer(
+                "OrderListEnvelope",
+                fields={
+                    "data": s.OrderOutput(many=True),
+                    "meta": inline_serializer(
+                        "OrderListMeta", fields={"pagination": s.PaginationMeta()}
+                    ),
+                },
+            ),
+            **_errors(*BODY_ERRORS, *AUTH_ERRORS),
+        },
+    )
+    def get(self, request):
+        query = s.OrderListQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        orders, total = selectors.order_page(
+            customer=request.user.customer,
+            page=params["page"],
+            limit=params["limit"],
+            status=params.get("status"),
+            side=params.get("side"),
+        )
+        return _data(
+            [s.order_representation(o) for o in orders],
+            pagination={"page": params["page"], "limit": params["limit"], "total": total},
+        )
+
+    @extend_schema(
+        operation_id="otc_order_confirm",
+        tags=["otc-exchanges"],
+        request=s.ConfirmInput,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.UUID,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="UUID v4, fresh per confirm.",
+            )
+        ],
+        responses={201: _envelope(s.OrderStatusOutput()), **_errors(*CONFIRM_ERRORS)},
+    )
+    def post(self, request):
+        key = idempotency.parse_key(request.headers.get("Idempotency-Key"))
+        body = s.ConfirmInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        customer = request.user.customer
+        actor = _actor(request)
+
+        def confirm() -> tuple[int, dict]:
+            order = services.order_confirm(
+                order_id=body.validated_data["quoteId"],
+                customer=customer,
+                side=body.validated_data["side"],
+                actor=actor,
+            )
+            return 201, {"data": {"orderId": str(order.pk), "status": order.status}}
+
+        stored = idempotency.run_once(
+            customer=customer,
+            key=key,
+            action=confirm,
+            request_fingerprint=idempotency.fingerprint(
+                "POST", request.path, body.validated_data | {}
+            ),
+        )
+        response = HttpResponse(stored.body, status=stored.status, content_type="application/json")
+        if stored.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+
+def _order_of(request, order_id: str) -> uuid.UUID:
+    return _uuid_or_404(order_id, "ORDER_NOT_FOUND", "No such order.")
+
+
+class OrderDetailApi(APIView):
+    @extend_schema(
+        operation_id="otc_order_detail",
+        tags=["otc-exchanges"],
+        responses={
+            200: _envelope(s.OrderOutput()),
+            **_errors(*AUTH_ERRORS, (404, "ORDER_NOT_FOUND")),
+        },
+    )
+    def get(self, request, order_id: str):
+        order = selectors.order_get(
+            customer=request.user.customer, order_id=_order_of(request, order_id)
+        )
+        return _data(s.order_representation(order))
+
+
+class OrderCancelApi(APIView):
+    @extend_schema(
+        operation_id="otc_order_cancel",
+        tags=["otc-exchanges"],
+        request=None,
+        responses={
+            200: _envelope(s.OrderStatusOutput()),
+            **_errors(*AUTH_ERRORS, (404, "ORDER_NOT_FOUND"), (409, "NOT_CANCELLABLE")),
+        },
+    )
+    def post(self, request, order_id: str):
+        order = services.order_cancel(
+            order_id=_order_of(request, order_id),
+            customer=request.user.customer,
+            actor=_actor(request),
+        )
+        return _data({"orderId": str(order.pk), "status": order.status})
+
+
+class OrderRequoteApi(APIView):
+    @extend_schema(
+        operation_id="otc_order_requote",
+        tags=["otc-exchanges"],
+        request=None,
+        description="(extension) A fresh rate and TTL on the same quote id.",
+        responses={
+            200: _envelope(s.QuoteOutput()),
+            **_errors(
+                *AUTH_ERRORS,
+                (404, "ORDER_NOT_FOUND"),
+                (409, "NOT_REQUOTABLE"),
+                *[c for c in QUOTE_ERRORS if c[0] in (422, 502)],
+            ),
+        },
+    )
+    def post(self, request, order_id: str):
+        order = services.order_requote(
+            order_id=_order_of(request, order_id),
+            customer=request.user.customer,
+            actor=_actor(request),
+        )
+        return _data(s.quote_representation(order))
+
+
+class UnknownRouteApi(APIView):
+    """Any other path under /api/v1/: the envelope's 404, never an HTML page."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+
+    @extend_schema(exclude=True)
+    def dispatch(self, request, *args, **kwargs):
+        return super().dispatch(request, *args, **kwargs)
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        raise error("NOT_FOUND", 404, "No such route.")
+
+    get = post = put = patch = delete = http_method_not_allowed

@@ -1,0 +1,104 @@
+"""Idempotent execution of ``POST /otc-exchanges``.
+
+The key is claimed by inserting a row unique on (customer, key) in the same transaction as
+the confirm it guards, and the response is stored in that row before commit. A concurrent
+duplicate's INSERT waits on the unique index until the first transaction ends: if it
+committed, the duplicate replays the stored response; if it rolled back (a 5xx), the
+duplicate runs. A wait longer than ``LOCK_WAIT`` gives ``409 IDEMPOTENCY_KEY_IN_PROGRESS``.
+"""
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import IntegrityError, OperationalError, connection, transaction
+from rest_framework.renderers import JSONRenderer
+
+from accounts.errors import DomainError, error
+from accounts.models import Customer
+
+from .api.errors import envelope
+from .models import IdempotencyRecord
+
+LOCK_WAIT = "10s"
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: bytes
+    replayed: bool
+
+
+def parse_key(raw: str | None) -> uuid.UUID:
+    if not raw:
+        raise error("IDEMPOTENCY_KEY_REQUIRED", 400, "Send an Idempotency-Key header (UUID v4).")
+    try:
+        key = uuid.UUID(raw.strip())
+    except ValueError:
+        key = None
+    if key is None or key.version != 4 or str(key) != raw.strip().lower():
+        raise error("IDEMPOTENCY_KEY_INVALID", 400, "The Idempotency-Key must be a UUID v4.")
+    return key
+
+
+def fingerprint(method: str, path: str, body: object) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
+
+
+def render(body: dict) -> bytes:
+    return JSONRenderer().render(body)
+
+
+def run_once(
+    *,
+    customer: Customer,
+    key: uuid.UUID,
+    request_fingerprint: str,
+    action: Callable[[], tuple[int, dict]],
+) -> StoredResponse:
+    """Run ``action`` at most once per (customer, key); replay its stored response after."""
+    try:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'")
+            try:
+                with transaction.atomic():
+                    record = IdempotencyRecord.objects.create(
+                        customer=customer, key=key, fingerprint=request_fingerprint
+                    )
+            except IntegrityError:
+                record = None
+            if record is None:
+                stored = IdempotencyRecord.objects.get(customer=customer, key=key)
+                if stored.fingerprint != request_fingerprint:
+                    raise error(
+                        "IDEMPOTENCY_KEY_REUSED",
+                        422,
+                        "This Idempotency-Key was used "
+                        "with a different request; use a fresh key per confirm.",
+                    )
+                return StoredResponse(stored.status_code, bytes(stored.response_body), True)
+            try:
+                with transaction.atomic():
+                    status, body = action()
+            except DomainError as exc:
+                if exc.status >= 500:
+                    raise  # nothing is stored: the client may retry with the same key
+                status, body = exc.status, envelope(exc.code, exc.message, exc.details)
+            content = render(body)
+            record.status_code, record.response_body = status, content
+            record.save(update_fields=["status_code", "response_body"])
+            return StoredResponse(status, content, False)
+    except OperationalError as exc:
+        if "lock timeout" in str(exc).lower():
+            raise error(
+                "IDEMPOTENCY_KEY_IN_PROGRESS",
+                409,
+                "A request with this Idempotency-Key is still being processed; retry shortly.",
+            ) from None
+        raise

@@ -1,0 +1,28 @@
+import uuid
+
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.errors import DomainError
+from otc.services import order_reject
+
+from ._operator import command_actor
+
+
+class Command(BaseCommand):
+    help = "Reject an order with a reason (a buy's EUR is refunded)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("order_id", type=uuid.UUID)
+        parser.add_argument("--reason", required=True)
+        parser.add_argument("--operator", help="Staff username to act as.")
+
+    def handle(self, *args, **options) -> None:
+        try:
+            order = order_reject(
+                order_id=options["order_id"],
+                reason=options["reason"],
+                actor=command_actor(options["operator"]),
+            )
+        except DomainError as exc:
+            raise CommandError(f"{exc.code}: {exc.message}") from None
+        self.stdout.write(f"{order.pk} {order.status}")

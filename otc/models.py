@@ -1,0 +1,206 @@
+"""Orders (a quote is an order in its first state), their transition log, and idempotency
+records for the confirm call.
+
+The status is a protected django-fsm field: it changes only through the transition methods
+below, which touch nothing but the order itself. The services in ``otc.services`` call them
+under a row lock, post to the ledger and write the transition log in the same transaction.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+from accounts.models import AMOUNT_FIELD, Customer, FiatAccount
+from wallets.models import Wallet
+
+RATE_FIELD = {"max_digits": 20, "decimal_places": 6}
+
+
+class Side(models.TextChoices):
+    BUY = "buy", "Buy (EUR → USDC)"
+    SELL = "sell", "Sell (USDC → EUR)"
+
+
+class Status(models.TextChoices):
+    QUOTED = "quoted", "Quoted"
+    REQUOTED = "requoted", "Requoted"
+    EXPIRED = "expired", "Expired"
+    CANCELLED = "cancelled", "Cancelled"
+    DEBIT_PENDING = "debit_pending", "Debit pending"
+    PENDING_APPROVAL = "pending_approval", "Pending approval"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+
+
+OPEN_QUOTE = [Status.QUOTED, Status.REQUOTED]
+TERMINAL = {Status.EXPIRED, Status.CANCELLED, Status.REJECTED, Status.COMPLETED, Status.FAILED}
+
+
+class Channel(models.TextChoices):
+    """Where an action came from, shown on the order's timeline."""
+
+    API = "api", "API"
+    PORTAL = "portal", "Portal"
+    OPS = "ops", "Operator console"
+    ADMIN = "admin", "Django admin"
+    TASK = "task", "Background task"
+    COMMAND = "command", "Management command"
+
+
+class Order(ConcurrentTransitionMixin, models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
+    side = models.CharField(max_length=4, choices=Side.choices)
+    status = FSMField(default=Status.QUOTED, choices=Status.choices, protected=True, db_index=True)
+
+    fiat_account = models.ForeignKey(
+        FiatAccount,
+        on_delete=models.PROTECT,
+        related_name="orders",
+        help_text="Buy: the source. Sell: the destination.",
+    )
+    wallet = models.ForeignKey(
+        Wallet,
+        on_delete=models.PROTECT,
+        related_name="orders",
+        help_text="Buy: the destination. Sell: the source.",
+    )
+    source_currency = models.CharField(max_length=8)
+    destination_currency = models.CharField(max_length=8)
+    source_amount = models.DecimalField(**AMOUNT_FIELD)
+
+    mid_rate = models.DecimalField(help_text="Market mid (EUR→USDC) at quote time.", **RATE_FIELD)
+    spread_bps = models.PositiveIntegerField()
+    indicative_rate = models.DecimalField(**RATE_FIELD)
+    indicative_destination_amount = models.DecimalField(**AMOUNT_FIELD)
+    ttl_expires_at = models.DateTimeField()
+
+    # Fixed for good at approval.
+    final_mid_rate = models.DecimalField(null=True, blank=True, **RATE_FIELD)
+    final_rate = models.DecimalField(null=True, blank=True, **RATE_FIELD)
+    final_destination_amount = models.DecimalField(null=True, blank=True, **AMOUNT_FIELD)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    rejection_reason = models.TextField(blank=True)
+    failure_reason = models.TextField(blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["customer", "-created_at"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(source_amount__gt=0), name="order_amount_positive"),
+            models.CheckConstraint(condition=Q(indicative_rate__gt=0), name="order_rate_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.source_amount} {self.source_currency} [{self.status}]"
+
+    # --- what the API shows: the final figures once fixed, the indicative ones before ---
+    @property
+    def rate(self):
+        return self.final_rate if self.final_rate is not None else self.indicative_rate
+
+    @property
+    def destination_amount(self):
+        if self.final_destination_amount is not None:
+            return self.final_destination_amount
+        return self.indicative_destination_amount
+
+    @property
+    def is_buy(self) -> bool:
+        return self.side == Side.BUY
+
+    # --- transitions: database-only bodies; guards and side effects live in the services ---
+    @transition(field=status, source=OPEN_QUOTE, target=Status.DEBIT_PENDING)
+    def confirm_buy(self) -> None:
+        pass
+
+    @transition(field=status, source=OPEN_QUOTE, target=Status.PENDING_APPROVAL)
+    def confirm_sell(self) -> None:
+        pass
+
+    @transition(field=status, source=Status.DEBIT_PENDING, target=Status.PENDING_APPROVAL)
+    def settle_debit(self) -> None:
+        pass
+
+    @transition(field=status, source=OPEN_QUOTE, target=Status.CANCELLED)
+    def cancel(self) -> None:
+        pass
+
+    @transition(field=status, source=OPEN_QUOTE, target=Status.EXPIRED)
+    def expire(self) -> None:
+        pass
+
+    @transition(field=status, source=[*OPEN_QUOTE, Status.EXPIRED], target=Status.REQUOTED)
+    def requote(self) -> None:
+        pass
+
+    @transition(field=status, source=Status.PENDING_APPROVAL, target=Status.APPROVED)
+    def approve(self) -> None:
+        pass
+
+    @transition(field=status, source=Status.PENDING_APPROVAL, target=Status.REJECTED)
+    def reject(self) -> None:
+        pass
+
+    @transition(field=status, source=Status.APPROVED, target=Status.COMPLETED)
+    def complete(self) -> None:
+        pass
+
+    @transition(field=status, source=[Status.DEBIT_PENDING, Status.APPROVED], target=Status.FAILED)
+    def fail(self) -> None:
+        pass
+
+
+class OrderTransition(models.Model):
+    """The order's timeline: one row per transition, written in the transition's transaction."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="transitions")
+    from_status = models.CharField(max_length=20, choices=Status.choices, blank=True)
+    to_status = models.CharField(max_length=20, choices=Status.choices)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor = models.CharField(max_length=120, help_text="Who acted, as shown on the timeline.")
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or '∅'} → {self.to_status} by {self.actor}"
+
+
+class IdempotencyRecord(models.Model):
+    """The stored outcome of one ``POST /otc-exchanges`` per (customer, key). Claimed by an
+    INSERT in the same transaction as the confirm it guards: a concurrent duplicate blocks on
+    the unique index until the first commits, then replays its response."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    key = models.UUIDField()
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response_body = models.BinaryField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "key"], name="idempotency_key_per_customer")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} → {self.status_code}"
