@@ -1,0 +1,134 @@
+"""Shared fixtures: a desk with its treasury, two customers with funded resources, API
+clients authenticated as each, and ledger invariants checked after every test."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pytest
+from django.core.cache import cache
+from django.db.models import Sum
+from rest_framework.test import APIClient
+
+from accounts import money
+from accounts.models import SCOPE_READ, SCOPE_WRITE, Customer, LedgerAccount, Posting
+from wallets.models import Network
+
+from . import factories
+
+STATIC_MID = Decimal("1.080000")
+
+
+@pytest.fixture(autouse=True)
+def _desk_settings(settings):
+    settings.OTC_PRICE_FEED = f"static:{STATIC_MID}"
+    settings.OTC_QUOTE_TTL_SECONDS = 60
+    settings.OTC_SIMULATE_CUSTODY_OUTAGE = False
+    settings.OTC_SIMULATE_FIAT_OUTAGE = False
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = False
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@dataclass
+class CustomerWorld:
+    customer: Customer
+    eur_master: object
+    eur_secondary: object
+    eur_inactive: object
+    usd: object
+    wallet: object
+    wallet_secondary: object
+    wallet_no_usdc: object
+    user: object
+    read_key: str
+    write_key: str
+
+    def client(self, key: str | None = None) -> APIClient:
+        api = APIClient()
+        api.credentials(HTTP_X_API_KEY=key or self.write_key)
+        return api
+
+
+def build_customer(slug: str) -> CustomerWorld:
+    customer = factories.CustomerFactory(slug=slug, spread_bps=50)
+    return CustomerWorld(
+        customer=customer,
+        eur_master=factories.make_account(
+            customer, label="Master", balance="250000.00", is_master=True
+        ),
+        eur_secondary=factories.make_account(customer, label="Ops", balance="50000.00"),
+        eur_inactive=factories.make_account(customer, label="Closed", is_active=False),
+        usd=factories.make_account(customer, label="USD", currency=money.USD, balance="100.00"),
+        wallet=factories.make_wallet(customer, label="Primary", balance="100000.000000"),
+        wallet_secondary=factories.make_wallet(
+            customer, label="Secondary", network=Network.ETHEREUM, balance="500.000000"
+        ),
+        wallet_no_usdc=factories.make_wallet(
+            customer, label="No USDC", network=Network.SOLANA, address=""
+        ),
+        user=factories.make_customer_user(customer),
+        read_key=factories.make_key(customer, [SCOPE_READ]),
+        write_key=factories.make_key(customer, [SCOPE_READ, SCOPE_WRITE]),
+    )
+
+
+@pytest.fixture
+def desk(db):
+    """The desk with its EUR treasury account and USDC treasury wallet."""
+    customer = factories.CustomerFactory(slug="desk", name="Desk", is_desk=True, spread_bps=0)
+    treasury_eur = factories.make_account(
+        customer, label="Treasury EUR", balance="5000000.00", is_treasury=True
+    )
+    treasury_usdc = factories.make_wallet(
+        customer, label="Treasury USDC", balance="5000000.000000", is_treasury=True
+    )
+    return {"customer": customer, "eur": treasury_eur, "usdc": treasury_usdc}
+
+
+@pytest.fixture
+def acme(desk) -> CustomerWorld:
+    return build_customer("acme")
+
+
+@pytest.fixture
+def globex(desk) -> CustomerWorld:
+    return build_customer("globex")
+
+
+@pytest.fixture
+def operator(db):
+    return factories.UserFactory(username="op-alice", is_staff=True)
+
+
+def assert_ledger_invariants() -> None:
+    """Per currency, all postings sum to zero; no non-negative account is below zero; every
+    cached balance equals the sum of its postings."""
+    by_currency = Posting.objects.values("currency").annotate(total=Sum("amount"))
+    for row in by_currency:
+        assert row["total"] == 0, f"{row['currency']} postings do not sum to zero"
+    sums = dict(Posting.objects.values_list("ledger_account").annotate(total=Sum("amount")))
+    for account in LedgerAccount.objects.all():
+        assert account.balance == sums.get(account.pk, 0), f"{account.code} balance drifted"
+        if not account.allow_negative:
+            assert account.balance >= 0, f"{account.code} is negative"
+
+
+@pytest.fixture(autouse=True)
+def _ledger_invariants(request):
+    """After every test that used the database, the ledger must still add up. Requesting the
+    database fixture here makes this check run before the database is rolled back."""
+    uses_db = (
+        "_django_db_helper" in request.fixturenames
+        or request.node.get_closest_marker("django_db") is not None
+    )
+    if uses_db:
+        request.getfixturevalue("_django_db_helper")
+    yield
+    if uses_db:
+        assert_ledger_invariants()
