@@ -99,6 +99,7 @@ class Order(ConcurrentTransitionMixin, models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["customer", "-created_at"])]
+        permissions = [("approve_order", "Can approve and reject orders (operator console)")]
         constraints = [
             models.CheckConstraint(condition=Q(source_amount__gt=0), name="order_amount_positive"),
             models.CheckConstraint(condition=Q(indicative_rate__gt=0), name="order_rate_positive"),
@@ -183,6 +184,29 @@ class OrderTransition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status or '∅'} → {self.to_status} by {self.actor}"
+
+
+class OrderApproval(models.Model):
+    """One operator's approval of an order. Orders at or above the four-eyes threshold need
+    two, from two different people: the first is recorded here without a transition, the
+    second approves at the live rate. The unique constraint is the database's guarantee that
+    one person never counts twice."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="approvals")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    actor = models.CharField(max_length=120)
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    rate = models.DecimalField(help_text="The live customer rate when approving.", **RATE_FIELD)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "user"], name="one_approval_per_person")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} approved by {self.actor}"
 
 
 class IdempotencyRecord(models.Model):
