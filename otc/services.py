@@ -29,7 +29,7 @@ from wallets.providers import custody
 from wallets.selectors import treasury_wallet
 
 from . import events, pricing
-from .models import OPEN_QUOTE, Channel, Order, OrderTransition, Side, Status
+from .models import OPEN_QUOTE, Channel, Order, OrderApproval, OrderTransition, Side, Status
 
 logger = logging.getLogger(__name__)
 
@@ -429,7 +429,9 @@ def order_debit_settle(*, order_id: uuid.UUID) -> Order | None:
 def order_approve(*, order_id: uuid.UUID, actor: Actor, shown_rate: Decimal | None = None) -> Order:
     """Fix the final rate from the live market (never from the caller) and approve; settlement
     follows in a task. With ``shown_rate``, refuse if the live rate moved more than the
-    tolerance from what the operator saw."""
+    tolerance from what the operator saw. An order at or above the four-eyes threshold needs
+    two different operators: the first call only records an ``OrderApproval`` (the order stays
+    pending), the second approves at the live rate of that moment."""
     mid = pricing.live_mid_rate()
     with transaction.atomic():
         order = _lock(order_id)
@@ -451,6 +453,12 @@ def order_approve(*, order_id: uuid.UUID, actor: Actor, shown_rate: Decimal | No
                     rate=money.format_rate(rate),
                     movedBps=str(moved),
                 )
+        four_eyes = ""
+        if order_needs_four_eyes(order):
+            first = _four_eyes_approval(order, actor, rate)
+            if first is None:
+                return order  # the first of two approvals: recorded, no transition yet
+            four_eyes = f" Four-eyes: first approval by {first.actor} ({first.channel})."
         order.approve()
         order.final_mid_rate = mid
         order.final_rate = rate
@@ -464,12 +472,47 @@ def order_approve(*, order_id: uuid.UUID, actor: Actor, shown_rate: Decimal | No
             order,
             Status.PENDING_APPROVAL,
             actor,
-            reason=f"Approved at {money.format_rate(rate)} (mid {money.format_rate(mid)}).",
+            reason=f"Approved at {money.format_rate(rate)} (mid {money.format_rate(mid)})."
+            + four_eyes,
         )
         from .tasks import settle_order
 
         settle_order.delay_on_commit(str(order.pk))
     return order
+
+
+def order_eur_equivalent(order: Order) -> Decimal:
+    """The order's size in EUR: a buy's source amount, a sell's USDC at the quote's mid."""
+    if order.side == Side.BUY:
+        return order.source_amount
+    return money.quantize_down(order.source_amount / order.mid_rate, money.EUR)
+
+
+def order_needs_four_eyes(order: Order) -> bool:
+    return order_eur_equivalent(order) >= settings.OTC_FOUR_EYES_THRESHOLD_EUR
+
+
+def _four_eyes_approval(order: Order, actor: Actor, rate: Decimal) -> OrderApproval | None:
+    """Record ``actor``'s approval of a four-eyes order (the order row is locked by the
+    caller). Returns the earlier approval when this one is the second, None when it is the
+    first."""
+    if actor.user is None:
+        raise error(
+            "APPROVER_REQUIRED",
+            403,
+            "This order needs two named operators; act as a staff user.",
+        )
+    earlier = list(order.approvals.all())
+    if any(approval.user_id == actor.user.pk for approval in earlier):
+        raise error(
+            "ALREADY_APPROVED_BY_YOU",
+            409,
+            "You already approved this order; a different operator must give the second approval.",
+        )
+    OrderApproval.objects.create(
+        order=order, user=actor.user, actor=actor.label, channel=actor.channel, rate=rate
+    )
+    return earlier[0] if earlier else None
 
 
 def _refund_buy(order: Order, *, source_ledger_account, description: str) -> None:

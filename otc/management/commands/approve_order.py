@@ -23,6 +23,9 @@ class Command(BaseCommand):
             )
         except DomainError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from None
+        if order.final_rate is None:  # the first of a four-eyes pair: recorded, still pending
+            self.stdout.write(f"{order.pk} {order.status} first approval recorded")
+            return
         self.stdout.write(
             f"{order.pk} {order.status} rate={money.format_rate(order.final_rate)} "
             f"destinationAmount="
