@@ -261,5 +261,9 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        # The embedded (filesystem) broker has no host; kombu says so on every connection.
+        "kombu.connection": {"level": "ERROR"},
+    },
 }

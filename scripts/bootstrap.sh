@@ -9,7 +9,8 @@ fi
 lock_hash=$(sha256sum requirements.lock | cut -d' ' -f1)
 if [ "$(cat .venv/.lock-hash 2>/dev/null || true)" != "$lock_hash" ]; then
   echo "Installing locked dependencies into .venv ..."
+  # (grep drops this machine's notes about absent local package mirrors)
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes \
-    -r requirements.lock
+    -r requirements.lock 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
   echo "$lock_hash" > .venv/.lock-hash
 fi
