@@ -36,6 +36,10 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
     headers: dict[str, str] = {}
     if isinstance(exc, DomainError):
         status, body = exc.status, envelope(exc.code, exc.message, exc.details)
+        retry_after_ms = (exc.details or {}).get("retry_after_ms")
+        if status == 429 and retry_after_ms:
+            # The contract's 429 always carries Retry-After (seconds), not only DRF's own.
+            headers["Retry-After"] = str(math.ceil(retry_after_ms / 1000))
     elif isinstance(exc, exceptions.ValidationError):
         status = 400
         details = _validation_details(exc.detail)
