@@ -210,15 +210,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "otc.models.Status", "SideEnum": "otc.models.Side"},
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "ApiKeyAuth": {"type": "apiKey", "in": "header", "name": "x-api-key"},
-            "BearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
-        }
-    },
-    "SECURITY": [{"ApiKeyAuth": []}, {"BearerAuth": []}],
 }
 
 # --- The desk -------------------------------------------------------------------------------

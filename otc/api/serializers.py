@@ -4,6 +4,7 @@ render. Business rules live in ``otc.services``."""
 from datetime import datetime
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts import money
@@ -20,6 +21,7 @@ def iso_ms(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
+@extend_schema_field({"type": "string", "pattern": r"^\d+(\.\d+)?$", "example": "100.00"})
 class MoneyField(serializers.Field):
     """A decimal string with at most the currency's decimals. JSON numbers are refused so that
     no float ever touches an amount."""
@@ -136,7 +138,7 @@ class QuoteOutput(serializers.Serializer):
 
     quoteId = serializers.UUIDField(help_text="The order id: pass it to confirm.")
     side = serializers.ChoiceField(choices=Side.values, help_text="extension")
-    status = serializers.ChoiceField(choices=["quoted", "requoted"], help_text="extension")
+    status = serializers.CharField(help_text="(extension) quoted or requoted")
     rate = serializers.CharField(help_text="Indicative: destination units per source unit.")
     destinationAmount = serializers.CharField()
     sourceAmountEur = serializers.CharField(required=False, help_text="Buy only.")

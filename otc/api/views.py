@@ -13,6 +13,7 @@ from drf_spectacular.utils import (
     extend_schema,
     inline_serializer,
 )
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -67,8 +68,17 @@ def _data(payload, status: int = 200, **meta) -> Response:
     return Response(body, status=status)
 
 
+_ENVELOPES: dict = {}
+
+
 def _envelope(inner):
-    return inline_serializer(name=f"{inner.__class__.__name__}Envelope", fields={"data": inner})
+    """``{"data": inner}`` for the schema; one component per inner shape."""
+    name = f"{inner.__class__.__name__}{'List' if getattr(inner, 'many', False) else ''}Envelope"
+    if isinstance(inner, serializers.ListSerializer):
+        name = f"{inner.child.__class__.__name__}ListEnvelope"
+    if name not in _ENVELOPES:
+        _ENVELOPES[name] = inline_serializer(name=name, fields={"data": inner})
+    return _ENVELOPES[name]
 
 
 class TokenCreateApi(APIView):
@@ -414,10 +424,7 @@ class UnknownRouteApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes: list = []
-
-    @extend_schema(exclude=True)
-    def dispatch(self, request, *args, **kwargs):
-        return super().dispatch(request, *args, **kwargs)
+    schema = None  # not part of the documented API
 
     def http_method_not_allowed(self, request, *args, **kwargs):
         raise error("NOT_FOUND", 404, "No such route.")
