@@ -40,15 +40,25 @@ class MoneyField(serializers.Field):
         return money.format_amount(value, self.currency)
 
 
+class UUIDStringField(serializers.UUIDField):
+    """A UUID sent as a JSON string. DRF's own field also turns a JSON number into a UUID
+    (``12`` -> ``00000000-...-00000000000c``); an id that is not a UUID string is a 400."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
+
+
 class QuoteInput(serializers.Serializer):
     side = serializers.ChoiceField(choices=Side.values, default=Side.BUY)
-    sourceFrAccountId = serializers.UUIDField(required=False, help_text="Buy: the EUR account.")
-    destinationUtilaWalletId = serializers.UUIDField(
+    sourceFrAccountId = UUIDStringField(required=False, help_text="Buy: the EUR account.")
+    destinationUtilaWalletId = UUIDStringField(
         required=False, help_text="Buy: the receiving wallet."
     )
     sourceAmountEur = MoneyField(money.EUR, required=False, help_text='Buy: e.g. "100.00".')
-    sourceUtilaWalletId = serializers.UUIDField(required=False, help_text="Sell: the wallet.")
-    destinationFrAccountId = serializers.UUIDField(
+    sourceUtilaWalletId = UUIDStringField(required=False, help_text="Sell: the wallet.")
+    destinationFrAccountId = UUIDStringField(
         required=False, help_text="Sell: the receiving EUR account."
     )
     sourceAmountUsdc = MoneyField(money.USDC, required=False, help_text='Sell: e.g. "100.000000".')
@@ -71,7 +81,7 @@ class QuoteInput(serializers.Serializer):
 
 class ConfirmInput(serializers.Serializer):
     side = serializers.ChoiceField(choices=Side.values, default=Side.BUY)
-    quoteId = serializers.UUIDField()
+    quoteId = UUIDStringField()
 
 
 class OrderListQuery(serializers.Serializer):
