@@ -6,4 +6,15 @@ app_name = "portal"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("exchange/", views.exchange, name="exchange"),
+    path("exchange/<uuid:order_id>/", views.quote, name="quote"),
+    path("exchange/<uuid:order_id>/confirm/", views.quote_confirm, name="quote_confirm"),
+    path("orders/", views.order_list, name="orders"),
+    path("orders/<uuid:order_id>/", views.order_detail, name="order"),
+    path("orders/<uuid:order_id>/status/", views.order_status, name="order_status"),
+    path("orders/<uuid:order_id>/cancel/", views.order_cancel, name="order_cancel"),
+    path("orders/<uuid:order_id>/requote/", views.order_requote, name="order_requote"),
+    path("api-keys/", views.api_keys, name="api_keys"),
+    path("api-keys/<uuid:key_id>/revoke/", views.api_key_revoke_view, name="api_key_revoke"),
+    path("password/", views.PasswordChangeView.as_view(), name="password_change"),
 ]

@@ -1,9 +1,451 @@
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect, render
+"""The customer portal: the API's features for a customer's users, in the browser.
+
+Every page acts for the signed-in user's own customer only, through the same services and
+selectors as the API; views parse the form, call one service, and render or redirect. A
+``DomainError`` becomes a sentence in the form (``otc.portal.errors``), never a stack trace.
+"""
+
+import json
+import uuid
+from dataclasses import dataclass
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse, reverse_lazy
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_fsm import can_proceed
+
+from accounts import money
+from accounts.errors import DomainError, ProviderUnavailable, error
+from accounts.models import ApiKey
+from accounts.selectors import eligible_fiat_accounts
+from accounts.services import api_key_create, api_key_revoke
+from otc import idempotency, selectors, services
+from otc.models import OPEN_QUOTE, TERMINAL, Channel, Order, Side
+from otc.services import Actor
+from wallets.providers import custody
+from wallets.selectors import eligible_wallets
+
+from .errors import describe, describe_exception
+from .forms import ApiKeyCreateForm, OrderFilterForm, QuoteForm
+
+ORDERS_PER_PAGE = 20
+POLL_SECONDS = 3
 
 
-@login_required
+# --- access ---------------------------------------------------------------------------------
+
+
+def customer_required(view):
+    """Signed-in customer users only. Anonymous visitors go to the sign-in page, staff to the
+    operator console; ``request.customer`` is the user's one customer."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        user = request.user
+        if not user.is_authenticated:
+            if request.headers.get("HX-Request"):
+                # A polling fragment after the session ended: send the whole page to sign-in.
+                response = HttpResponse(status=204)
+                response["HX-Redirect"] = f"{reverse('login')}?next={request.path}"
+                return response
+            return redirect_to_login(request.get_full_path())
+        if user.is_staff:
+            return redirect("ops:queue")
+        membership = getattr(user, "membership", None)
+        if membership is None:
+            return render(request, "portal/no_customer.html", status=403)
+        request.customer = membership.customer
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _actor(request) -> Actor:
+    return Actor.for_user(request.user, Channel.PORTAL)
+
+
+def _order_or_404(request, order_id: uuid.UUID) -> Order:
+    try:
+        return selectors.order_get(customer=request.customer, order_id=order_id)
+    except DomainError:
+        raise Http404("No such order.") from None
+
+
+# --- presentation ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderFigures:
+    """An order's amounts and rates as the portal shows them (fixed decimals, strings)."""
+
+    source: str
+    indicative_destination: str
+    indicative_rate: str
+    final_destination: str | None
+    final_rate: str | None
+    destination: str
+    rate: str
+
+
+def figures(order: Order) -> OrderFigures:
+    dest = order.destination_currency
+    final_rate = order.final_rate
+    final_dest = order.final_destination_amount
+    return OrderFigures(
+        source=money.format_amount(order.source_amount, order.source_currency),
+        indicative_destination=money.format_amount(order.indicative_destination_amount, dest),
+        indicative_rate=money.format_rate(order.indicative_rate),
+        final_destination=money.format_amount(final_dest, dest) if final_dest is not None else None,
+        final_rate=money.format_rate(final_rate) if final_rate is not None else None,
+        destination=money.format_amount(order.destination_amount, dest),
+        rate=money.format_rate(order.rate),
+    )
+
+
+def _rows(orders) -> list[dict]:
+    return [{"order": o, "figures": figures(o)} for o in orders]
+
+
+def _seconds_left(order: Order) -> int:
+    return max(0, int((order.ttl_expires_at - timezone.now()).total_seconds()))
+
+
+def _quote_is_live(order: Order) -> bool:
+    return order.status in OPEN_QUOTE and order.ttl_expires_at > timezone.now()
+
+
+def _can_requote(order: Order) -> bool:
+    return can_proceed(order.requote)
+
+
+# --- dashboard ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WalletRow:
+    wallet: object
+    balance: str | None  # None: the custodian did not answer
+
+
+@require_GET
+@customer_required
 def dashboard(request):
-    if request.user.is_staff:
-        return redirect("ops:queue")
-    return render(request, "portal/dashboard.html")
+    customer = request.customer
+    accounts = [
+        {"account": a, "balance": money.format_amount(a.balance, a.currency)}
+        for a in eligible_fiat_accounts(customer)
+    ]
+    provider = custody()
+    wallets = []
+    for wallet in eligible_wallets(customer):
+        try:
+            balance = money.format_amount(provider.balance(wallet), money.USDC)
+        except ProviderUnavailable:
+            balance = None
+        wallets.append(WalletRow(wallet=wallet, balance=balance))
+    recent = list(selectors.customer_orders(customer)[:5])
+    return render(
+        request,
+        "portal/dashboard.html",
+        {
+            "section": "dashboard",
+            "customer": customer,
+            "accounts": accounts,
+            "wallets": wallets,
+            "balances_unavailable": any(row.balance is None for row in wallets),
+            "recent": _rows(recent),
+        },
+    )
+
+
+# --- new exchange: quote, confirm, refresh --------------------------------------------------
+
+
+def _exchange_page(request, form: QuoteForm, *, order: Order | None = None, status=200, **extra):
+    context = {
+        "section": "exchange",
+        "form": form,
+        "limits": form.limits(),
+        "order": order,
+        **extra,
+    }
+    if order is not None:
+        context |= {
+            "figures": figures(order),
+            "quote_live": _quote_is_live(order),
+            "can_requote": _can_requote(order),
+            "seconds_left": _seconds_left(order),
+            # Ties this confirm to this rendering of the quote: a double click or a resubmit
+            # of this page sends the same key and is replayed, never confirmed twice.
+            "idempotency_key": uuid.uuid4(),
+        }
+    response = render(request, "portal/exchange.html", context, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@customer_required
+def exchange(request):
+    customer = request.customer
+    if request.method == "GET":
+        side = request.GET.get("side")
+        initial = {"side": side if side in Side.values else Side.BUY}
+        return _exchange_page(request, QuoteForm(initial=initial, customer=customer))
+    form = QuoteForm(request.POST, customer=customer)
+    if not form.is_valid():
+        return _exchange_page(request, form, status=400)
+    data = form.cleaned_data
+    try:
+        order = services.quote_create(
+            customer=customer,
+            side=data["side"],
+            fiat_account_id=uuid.UUID(data["fiat_account"]),
+            wallet_id=uuid.UUID(data["wallet"]),
+            source_amount=data["source_amount"],
+            actor=_actor(request),
+        )
+    except DomainError as exc:
+        problem = describe_exception(exc)
+        form.add_error(problem.field, problem.message)
+        return _exchange_page(request, form, status=exc.status)
+    return redirect("portal:quote", order_id=order.pk)
+
+
+def _form_for(order: Order, customer) -> QuoteForm:
+    return QuoteForm(
+        initial={
+            "side": order.side,
+            "fiat_account": str(order.fiat_account_id),
+            "wallet": str(order.wallet_id),
+            "amount": money.format_amount(order.source_amount, order.source_currency),
+        },
+        customer=customer,
+    )
+
+
+@require_GET
+@customer_required
+def quote(request, order_id: uuid.UUID):
+    """The quote just given: rate, amount to receive, countdown, Confirm / Refresh / Cancel.
+    Once the quote is an order, its page is the order page."""
+    order = _order_or_404(request, order_id)
+    if _can_requote(order):
+        return _exchange_page(request, _form_for(order, request.customer), order=order)
+    return redirect("portal:order", order_id=order.pk)
+
+
+@require_POST
+@customer_required
+def quote_confirm(request, order_id: uuid.UUID):
+    """Confirm through ``idempotency.run_once`` exactly as ``POST /otc-exchanges`` does: the
+    key claimed, the confirm run and its outcome stored in one transaction."""
+    customer = request.customer
+    actor = _actor(request)
+    side = request.POST.get("side", "")
+    try:
+        key = idempotency.parse_key(request.POST.get("idempotency_key"))
+        if side not in Side.values:
+            raise error("VALIDATION_ERROR", 400, "Unknown side.", side=["Choose buy or sell."])
+
+        def confirm() -> tuple[int, dict]:
+            order = services.order_confirm(
+                order_id=order_id, customer=customer, side=side, actor=actor
+            )
+            return 201, {"data": {"orderId": str(order.pk), "status": order.status}}
+
+        stored = idempotency.run_once(
+            customer=customer,
+            key=key,
+            action=confirm,
+            request_fingerprint=idempotency.fingerprint(
+                "POST", request.path, {"quoteId": str(order_id), "side": side}
+            ),
+        )
+    except DomainError as exc:
+        return _confirm_failed(request, order_id, describe_exception(exc), exc.status)
+    body = json.loads(stored.body)
+    if stored.status == 201:
+        if stored.replayed:
+            messages.info(request, "This quote was already confirmed; here is your order.")
+        else:
+            messages.success(request, "Order confirmed. The desk will approve it shortly.")
+        return redirect("portal:order", order_id=body["data"]["orderId"])
+    problem = body.get("error", {})
+    return _confirm_failed(
+        request,
+        order_id,
+        describe(problem.get("code", ""), problem.get("message", ""), problem.get("details")),
+        stored.status,
+    )
+
+
+def _confirm_failed(request, order_id: uuid.UUID, problem, status: int):
+    order = _order_or_404(request, order_id)
+    return _exchange_page(
+        request,
+        _form_for(order, request.customer),
+        order=order,
+        status=status,
+        confirm_error=problem,
+    )
+
+
+@require_POST
+@customer_required
+def order_requote(request, order_id: uuid.UUID):
+    try:
+        order = services.order_requote(
+            order_id=order_id, customer=request.customer, actor=_actor(request)
+        )
+    except DomainError as exc:
+        if exc.status == 404:
+            raise Http404("No such order.") from None
+        return _confirm_failed(request, order_id, describe_exception(exc), exc.status)
+    messages.success(request, "Quote refreshed with a new rate.")
+    return redirect("portal:quote", order_id=order.pk)
+
+
+@require_POST
+@customer_required
+def order_cancel(request, order_id: uuid.UUID):
+    try:
+        services.order_cancel(order_id=order_id, customer=request.customer, actor=_actor(request))
+    except DomainError as exc:
+        if exc.status == 404:
+            raise Http404("No such order.") from None
+        messages.error(request, describe_exception(exc).message)
+    else:
+        messages.success(request, "Quote cancelled.")
+    return redirect("portal:order", order_id=order_id)
+
+
+# --- orders ---------------------------------------------------------------------------------
+
+
+@require_GET
+@customer_required
+def order_list(request):
+    filters = OrderFilterForm(request.GET)
+    wanted = filters.cleaned_data if filters.is_valid() else {}
+    orders = selectors.customer_orders(
+        request.customer, status=wanted.get("status") or None, side=wanted.get("side") or None
+    )
+    page = Paginator(orders, ORDERS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "section": "orders",
+        "filters": filters,
+        "page": page,
+        "rows": _rows(page.object_list),
+        "query": query.urlencode(),
+        "in_flight": any(o.status not in TERMINAL for o in page.object_list),
+        "poll_seconds": POLL_SECONDS,
+    }
+    template = "portal/_order_table.html" if request.headers.get("HX-Request") else None
+    return render(request, template or "portal/order_list.html", context)
+
+
+def _order_context(order: Order) -> dict:
+    return {
+        "order": order,
+        "figures": figures(order),
+        "timeline": list(order.transitions.all()),
+        "can_cancel": can_proceed(order.cancel),
+        "quote_live": _quote_is_live(order),
+        "can_requote": _can_requote(order),
+        "in_flight": order.status not in TERMINAL,
+        "poll_seconds": POLL_SECONDS,
+    }
+
+
+@require_GET
+@customer_required
+def order_detail(request, order_id: uuid.UUID):
+    order = _order_or_404(request, order_id)
+    context = {"section": "orders"} | _order_context(order)
+    return render(request, "portal/order_detail.html", context)
+
+
+@require_GET
+@customer_required
+def order_status(request, order_id: uuid.UUID):
+    """The order page's live part, polled by htmx while the order is in flight."""
+    order = _order_or_404(request, order_id)
+    return render(request, "portal/_order_status.html", _order_context(order))
+
+
+# --- API keys -------------------------------------------------------------------------------
+
+
+def _keys_page(request, form: ApiKeyCreateForm, *, status=200, **extra):
+    keys = ApiKey.objects.filter(customer=request.customer).order_by("-created_at")
+    response = render(
+        request,
+        "portal/api_keys.html",
+        {"section": "api_keys", "form": form, "keys": keys, **extra},
+        status=status,
+    )
+    # The page may carry a secret shown once: never keep it in a cache or the history.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@customer_required
+def api_keys(request):
+    if request.method == "GET":
+        return _keys_page(request, ApiKeyCreateForm())
+    form = ApiKeyCreateForm(request.POST)
+    if not form.is_valid():
+        return _keys_page(request, form, status=400)
+    try:
+        key, secret = api_key_create(
+            customer=request.customer,
+            scopes=form.cleaned_data["scopes"],
+            live=form.cleaned_data["live"],
+            name=form.cleaned_data["name"],
+            created_by=request.user,
+        )
+    except DomainError as exc:
+        form.add_error("scopes", describe_exception(exc).message)
+        return _keys_page(request, form, status=exc.status)
+    return _keys_page(request, ApiKeyCreateForm(), status=201, new_key=key, secret=secret)
+
+
+@require_POST
+@customer_required
+def api_key_revoke_view(request, key_id: uuid.UUID):
+    key = get_object_or_404(ApiKey, pk=key_id, customer=request.customer)
+    was_active = key.is_active
+    api_key_revoke(key=key)
+    if was_active:
+        messages.success(request, f"Key {key.prefix}… revoked; it no longer works.")
+    else:
+        messages.info(request, f"Key {key.prefix}… was already revoked.")
+    return redirect("portal:api_keys")
+
+
+# --- password -------------------------------------------------------------------------------
+
+
+@method_decorator([never_cache, customer_required], name="dispatch")
+class PasswordChangeView(auth_views.PasswordChangeView):
+    template_name = "registration/password_change_form.html"
+    success_url = reverse_lazy("portal:dashboard")
+    extra_context = {"section": "password"}
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        messages.success(self.request, "Your password was changed.")
+        return response

@@ -1,0 +1,108 @@
+"""What the portal says for each error code the services (and so the API) can return.
+
+Each code maps to the form field it concerns (``None``: the whole form) and a sentence a
+treasurer understands. Details such as ``min``/``max``/``available`` are filled in. A code
+missing here falls back to the service's own message, which is always a plain sentence.
+"""
+
+from dataclasses import dataclass
+
+from accounts.errors import DomainError
+
+FIAT = "fiat_account"
+WALLET = "wallet"
+AMOUNT = "amount"
+
+MESSAGES: dict[str, tuple[str | None, str]] = {
+    # buy quote
+    "SOURCE_NOT_FOUND": (FIAT, "This EUR account does not exist or is not yours."),
+    "SOURCE_WRONG_CURRENCY": (FIAT, "This account is not a EUR account; choose a EUR account."),
+    "SOURCE_INACTIVE": (FIAT, "This EUR account is not active; choose another account."),
+    "DESTINATION_NOT_FOUND": (WALLET, "This wallet does not exist or is not yours."),
+    "DESTINATION_NO_USDC_ADDRESS": (WALLET, "This wallet has no USDC address to receive into."),
+    # sell quote
+    "SOURCE_WALLET_NOT_FOUND": (WALLET, "This wallet does not exist or is not yours."),
+    "SOURCE_WALLET_NO_USDC": (WALLET, "This wallet has no USDC address to sell from."),
+    "SOURCE_WALLET_INSUFFICIENT": (
+        AMOUNT,
+        "The wallet holds only {available} USDC, less than this amount.",
+    ),
+    "DESTINATION_ACCOUNT_NOT_FOUND": (FIAT, "This EUR account does not exist or is not yours."),
+    "DESTINATION_ACCOUNT_WRONG_CURRENCY": (
+        FIAT,
+        "This account is not a EUR account; choose a EUR account.",
+    ),
+    "DESTINATION_ACCOUNT_INACTIVE": (FIAT, "This EUR account is not active; choose another."),
+    "AMOUNT_OUT_OF_RANGE": (AMOUNT, "Enter an amount between {min} and {max} {currency}."),
+    "QUOTE_UNAVAILABLE": (
+        None,
+        "We cannot price a quote right now (live balance or market price unavailable). "
+        "Please try again in a moment.",
+    ),
+    "VALIDATION_ERROR": (None, "Some of the values are not valid; check the form."),
+    # confirm
+    "IDEMPOTENCY_KEY_REQUIRED": (
+        None,
+        "This confirmation is missing its safety key; reload the quote and confirm again.",
+    ),
+    "IDEMPOTENCY_KEY_INVALID": (
+        None,
+        "This confirmation's safety key is not valid; reload the quote and confirm again.",
+    ),
+    "IDEMPOTENCY_KEY_REUSED": (
+        None,
+        "This confirmation was already used for another request; reload the quote.",
+    ),
+    "IDEMPOTENCY_KEY_IN_PROGRESS": (
+        None,
+        "Your confirmation is still being processed; wait a moment and reload the page.",
+    ),
+    "QUOTE_EXPIRED": (None, "This quote has expired. Refresh it to get a new rate."),
+    "ORDER_NOT_FOUND": (None, "This quote or order does not exist."),
+    "SIDE_MISMATCH": (None, "This quote is for the other direction (buy/sell)."),
+    "ORDER_NOT_CONFIRMABLE": (
+        None,
+        "This quote can no longer be confirmed: it is already {status_label}.",
+    ),
+    "SOURCE_INSUFFICIENT_FUNDS": (
+        None,
+        "The EUR account holds only {available} EUR, less than this amount. Nothing was debited.",
+    ),
+    # cancel / requote
+    "NOT_CANCELLABLE": (None, "This order can no longer be cancelled: it is {status_label}."),
+    "NOT_REQUOTABLE": (None, "This order can no longer be requoted: it is {status_label}."),
+    "RATE_LIMITED": (None, "Too many requests; wait a moment and try again."),
+}
+
+
+@dataclass(frozen=True)
+class PortalError:
+    code: str
+    field: str | None
+    message: str
+
+
+class _Details(dict):
+    def __missing__(self, key: str) -> str:
+        return "…"
+
+
+def describe(code: str, fallback: str = "", details: dict | None = None) -> PortalError:
+    """The portal's field and sentence for ``code``."""
+    from otc.models import Status
+
+    field, template = MESSAGES.get(code, (None, fallback or "The request could not be done."))
+    values = _Details(details or {})
+    status = values.get("status")
+    if status:
+        try:
+            values["status_label"] = Status(status).label.lower()
+        except ValueError:
+            values["status_label"] = str(status)
+    else:
+        values["status_label"] = "in another state"
+    return PortalError(code=code, field=field, message=template.format_map(values))
+
+
+def describe_exception(exc: DomainError) -> PortalError:
+    return describe(exc.code, exc.message, exc.details)
