@@ -1,47 +1,182 @@
-from django.contrib import admin
+"""Admin for orders and their records. Orders are read-only: their transitions are offered as
+admin actions that call the same services as the operator console (row lock, ledger, log,
+four-eyes), never django-fsm's save-based buttons."""
 
-from .models import IdempotencyRecord, Order, OrderTransition
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
+
+from accounts import money
+from accounts.errors import DomainError
+
+from . import services
+from .models import Channel, IdempotencyRecord, Order, OrderApproval, OrderTransition, Status
 
 
-class OrderTransitionInline(admin.TabularInline):
-    model = OrderTransition
-    extra = 0
-    can_delete = False
-    readonly_fields = ("created_at", "from_status", "to_status", "actor", "channel", "reason")
-    fields = readonly_fields
-
+class ReadOnlyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
-
-@admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
-    list_display = (
-        "id",
-        "customer",
-        "side",
-        "status",
-        "source_amount",
-        "source_currency",
-        "created_at",
-    )
-    list_filter = ("status", "side", "customer")
-    search_fields = ("id", "customer__name", "customer__slug")
-    list_select_related = ("customer",)
-    inlines = [OrderTransitionInline]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
+    def has_change_permission(self, request, obj=None) -> bool:
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
 
+class OrderTransitionInline(admin.TabularInline):
+    model = OrderTransition
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = (
+        "created_at",
+        "from_status",
+        "to_status",
+        "actor",
+        "channel",
+        "reason",
+    )
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class OrderApprovalInline(admin.TabularInline):
+    model = OrderApproval
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("created_at", "actor", "channel", "rate")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class RejectForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        max_length=1000,
+        help_text="Shown to the customer on the order.",
+    )
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "customer",
+        "side",
+        "status",
+        "source",
+        "destination",
+        "rate_display",
+        "created_at",
+    )
+    list_filter = ("status", "side", "customer", "created_at")
+    search_fields = ("=id", "customer__name", "customer__slug")
+    list_select_related = ("customer",)
+    date_hierarchy = "created_at"
+    inlines = [OrderApprovalInline, OrderTransitionInline]
+    actions = ["approve_orders", "reject_orders"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    @admin.display(description="source")
+    def source(self, order: Order) -> str:
+        amount = money.format_amount(order.source_amount, order.source_currency)
+        return f"{amount} {order.source_currency}"
+
+    @admin.display(description="destination")
+    def destination(self, order: Order) -> str:
+        amount = money.format_amount(order.destination_amount, order.destination_currency)
+        return f"{amount} {order.destination_currency}"
+
+    @admin.display(description="rate")
+    def rate_display(self, order: Order) -> str:
+        return money.format_rate(order.rate)
+
+    def has_decide_permission(self, request) -> bool:
+        return request.user.has_perm("otc.approve_order")
+
+    def _actor(self, request) -> services.Actor:
+        return services.Actor.for_user(request.user, Channel.ADMIN)
+
+    @admin.action(description="Approve selected orders at the live rate", permissions=["decide"])
+    def approve_orders(self, request, queryset) -> None:
+        for order_id in queryset.values_list("pk", flat=True):
+            try:
+                order = services.order_approve(order_id=order_id, actor=self._actor(request))
+            except DomainError as exc:
+                self.message_user(request, f"{order_id}: {exc.message}", messages.ERROR)
+                continue
+            if order.status == Status.PENDING_APPROVAL:
+                self.message_user(
+                    request,
+                    f"{order_id}: first approval recorded; a second operator must approve.",
+                    messages.INFO,
+                )
+            else:
+                self.message_user(
+                    request,
+                    f"{order_id}: approved at {money.format_rate(order.final_rate)}.",
+                    messages.SUCCESS,
+                )
+
+    @admin.action(description="Reject selected orders (with a reason)", permissions=["decide"])
+    def reject_orders(self, request, queryset):
+        form = RejectForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            for order_id in queryset.values_list("pk", flat=True):
+                try:
+                    services.order_reject(
+                        order_id=order_id,
+                        actor=self._actor(request),
+                        reason=form.cleaned_data["reason"],
+                    )
+                except DomainError as exc:
+                    self.message_user(request, f"{order_id}: {exc.message}", messages.ERROR)
+                else:
+                    self.message_user(request, f"{order_id}: rejected.", messages.SUCCESS)
+            return None
+        return TemplateResponse(
+            request,
+            "ops/admin_reject.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Reject orders",
+                "opts": self.model._meta,
+                "orders": queryset.select_related("customer"),
+                "form": form,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
+
+@admin.register(OrderTransition)
+class OrderTransitionAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "order", "from_status", "to_status", "actor", "channel")
+    list_filter = ("channel", "to_status")
+    list_select_related = ("order",)
+    search_fields = ("=order__id", "actor", "reason")
+
+
+@admin.register(OrderApproval)
+class OrderApprovalAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "order", "actor", "channel", "rate")
+    list_filter = ("channel",)
+    search_fields = ("=order__id", "actor")
+
+
 @admin.register(IdempotencyRecord)
-class IdempotencyRecordAdmin(admin.ModelAdmin):
+class IdempotencyRecordAdmin(ReadOnlyAdmin):
     list_display = ("customer", "key", "status_code", "created_at")
-    readonly_fields = ("customer", "key", "fingerprint", "status_code", "created_at")
-    exclude = ("response_body",)
+    list_filter = ("status_code",)
+    search_fields = ("=key", "customer__slug")
+    fields = readonly_fields = ("customer", "key", "fingerprint", "status_code", "created_at")

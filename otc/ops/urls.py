@@ -6,4 +6,11 @@ app_name = "ops"
 
 urlpatterns = [
     path("", views.queue, name="queue"),
+    path("price/", views.price_panel, name="price"),
+    path("treasury/", views.treasury, name="treasury"),
+    path("orders/", views.order_search, name="orders"),
+    path("orders/export.csv", views.order_export, name="orders_csv"),
+    path("orders/<uuid:order_id>/", views.order_detail, name="order"),
+    path("orders/<uuid:order_id>/approve/", views.order_approve, name="approve"),
+    path("orders/<uuid:order_id>/reject/", views.order_reject, name="reject"),
 ]
