@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "accounts",
     "wallets",
     "otc",
+    "otc.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -135,6 +136,11 @@ CELERY_BEAT_SCHEDULE = {
     "settle-pending-debits": {"task": "otc.tasks.settle_pending_debits", "schedule": 15.0},
     "settle-approved-orders": {"task": "otc.tasks.settle_approved_orders", "schedule": 15.0},
     "purge-idempotency-keys": {"task": "otc.tasks.purge_idempotency_keys", "schedule": 3600.0},
+    "webhooks-resume-deliveries": {
+        "task": "otc.webhooks.tasks.resume_deliveries",
+        "schedule": 30.0,
+    },
+    "webhooks-purge-events": {"task": "otc.webhooks.tasks.purge_events", "schedule": 3600.0},
 }
 
 # --- Auth, sessions, CSRF -------------------------------------------------------------------
@@ -219,6 +225,10 @@ SPECTACULAR_SETTINGS = {
 OTC_QUOTE_TTL_SECONDS = env.int("OTC_QUOTE_TTL_SECONDS", default=60)
 OTC_PRICE_FEED = env.str("OTC_PRICE_FEED", default="simulated")
 OTC_WEBHOOKS_ALLOW_PRIVATE = env.bool("OTC_WEBHOOKS_ALLOW_PRIVATE", default=DEBUG)
+OTC_WEBHOOKS_TIMEOUT_SECONDS = env.float("OTC_WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
+OTC_WEBHOOKS_MAX_ATTEMPTS = env.int("OTC_WEBHOOKS_MAX_ATTEMPTS", default=13)
+OTC_WEBHOOKS_DISABLE_AFTER_FAILURES = env.int("OTC_WEBHOOKS_DISABLE_AFTER_FAILURES", default=10)
+OTC_WEBHOOKS_EVENT_RETENTION_DAYS = env.int("OTC_WEBHOOKS_EVENT_RETENTION_DAYS", default=30)
 OTC_APPROVAL_TOLERANCE_BPS = env.int("OTC_APPROVAL_TOLERANCE_BPS", default=50)
 OTC_FOUR_EYES_THRESHOLD_EUR = _decimal("OTC_FOUR_EYES_THRESHOLD_EUR", default=Decimal("100000"))
 OTC_DEFAULT_SPREAD_BPS = env.int("OTC_DEFAULT_SPREAD_BPS", default=50)

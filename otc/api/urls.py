@@ -1,4 +1,4 @@
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import views
@@ -27,5 +27,6 @@ urlpatterns = [
     ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("", include("otc.webhooks.api_urls")),
     re_path(r"^.*$", views.UnknownRouteApi.as_view(), name="api-unknown"),
 ]

@@ -1,0 +1,127 @@
+"""The event outbox and its delivery to customers' webhook endpoints.
+
+An ``Event`` is written in the same transaction as the order transition it describes, together
+with one ``Delivery`` per subscribed endpoint, so an event exists exactly when its transition
+committed and a lost task can always be resumed from the database. Every HTTP attempt leaves a
+``DeliveryAttempt`` row: the delivery log customers and operators read.
+"""
+
+import uuid
+
+from django.db import models
+
+from accounts.models import Customer
+
+WILDCARD = "*"
+TEST_EVENT = "webhook.test"
+
+
+class Event(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=64, db_index=True)
+    # The order it describes (kept as a plain id: events outlive nothing, orders are never
+    # deleted, and the payload already carries the order as it was).
+    order_id = models.UUIDField(null=True, blank=True, db_index=True)
+    data = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["customer", "created_at", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.id}"
+
+
+class WebhookEndpoint(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="webhook_endpoints"
+    )
+    url = models.URLField(max_length=2000)
+    description = models.CharField(max_length=200, blank=True)
+    # Event types this endpoint receives; ["*"] is every order event.
+    events = models.JSONField(default=list)
+    # The signing secret must be readable to sign with it (Standard Webhooks is HMAC), so it
+    # is stored as issued; it is shown to the customer only at creation and rotation.
+    secret = models.CharField(max_length=100)
+    # After a rotation the old secret keeps signing alongside the new one for a while, so
+    # receivers can switch without dropping deliveries.
+    previous_secret = models.CharField(max_length=100, blank=True)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    enabled = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=300, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    # Deliveries that failed for good in a row (any success resets it).
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["customer", "-created_at"])]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def wants(self, event_type: str) -> bool:
+        return WILDCARD in self.events or event_type in self.events
+
+
+class Delivery(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    # Attempts in the current run (a redelivery starts a new run and a new schedule).
+    attempt_count = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # A worker sending right now holds the delivery until this time; a worker that died
+    # mid-request lets it lapse, and the redelivered task takes over.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "endpoint"], name="one_delivery_per_endpoint")
+        ]
+        indexes = [models.Index(fields=["endpoint", "-created_at"])]
+        verbose_name_plural = "deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event.type} -> {self.endpoint.url} ({self.status})"
+
+
+class DeliveryAttempt(models.Model):
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    # Empty while the request is in flight; stays empty if the worker died during it.
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    succeeded = models.BooleanField(default=False)
+    error = models.CharField(max_length=300, blank=True)
+    response_excerpt = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["started_at", "id"]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of {self.delivery_id}"

@@ -1,0 +1,503 @@
+"""Writes of the webhooks app: the event outbox, endpoints, and one delivery attempt.
+
+Events are written inside the caller's transaction (the order transition) together with one
+``Delivery`` per subscribed endpoint; the delivery tasks are enqueued only after commit. A
+delivery is tried at once, then again on an exponential schedule with jitter for about a day
+(``retry_schedule``), then marked failed. An endpoint whose deliveries keep failing for good is
+disabled with the reason. No HTTP request is ever made while a database transaction is open.
+"""
+
+import base64
+import json
+import logging
+import random
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+
+import httpx
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from standardwebhooks import Webhook
+
+from accounts.errors import error
+from accounts.models import Customer
+from otc.models import Status
+
+from .models import TEST_EVENT, WILDCARD, Delivery, DeliveryAttempt, Event, WebhookEndpoint
+from .urlguard import UrlNotAllowed, resolve_target
+
+logger = logging.getLogger(__name__)
+
+ORDER_EVENT_TYPES = tuple(f"otc_order.{status}" for status in Status.values)
+USER_AGENT = "OTC-Desk-Webhooks/1.0"
+RESPONSE_EXCERPT_CHARS = 500
+MAX_RESPONSE_BYTES = 64 * 1024
+MAX_ENDPOINTS_PER_CUSTOMER = 20
+SECRET_ROTATION_GRACE = timedelta(hours=24)
+
+# The retry schedule: the first retry 10 s after the first failure, each next one three times
+# later, capped at 4 h; 13 attempts span about 23 hours (see ``retry_schedule``). Each delay is
+# spread by +/-20% so that an endpoint coming back is not hit by every retry at once.
+RETRY_BASE_SECONDS = 10
+RETRY_FACTOR = 3
+RETRY_CAP_SECONDS = 4 * 3600
+RETRY_JITTER = 0.2
+
+
+def _setting(name: str, default):
+    return getattr(settings, name, default)
+
+
+def max_attempts() -> int:
+    return int(_setting("OTC_WEBHOOKS_MAX_ATTEMPTS", 13))
+
+
+def timeout_seconds() -> float:
+    return float(_setting("OTC_WEBHOOKS_TIMEOUT_SECONDS", 10))
+
+
+def disable_after_failures() -> int:
+    return int(_setting("OTC_WEBHOOKS_DISABLE_AFTER_FAILURES", 10))
+
+
+def retry_delay(attempt: int, jitter: float = 1.0) -> float:
+    """Seconds to wait after failed attempt number ``attempt`` (1-based). ``jitter`` is a
+    factor in [1 - RETRY_JITTER, 1 + RETRY_JITTER]."""
+    nominal = min(RETRY_BASE_SECONDS * RETRY_FACTOR ** (attempt - 1), RETRY_CAP_SECONDS)
+    return nominal * jitter
+
+
+def retry_schedule() -> list[float]:
+    """The nominal delays (no jitter) between the attempts of one delivery."""
+    return [retry_delay(n) for n in range(1, max_attempts())]
+
+
+def _random_jitter() -> float:
+    return random.uniform(1 - RETRY_JITTER, 1 + RETRY_JITTER)
+
+
+# --- secrets and signing --------------------------------------------------------------------
+
+
+def secret_generate() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def signature_headers(
+    endpoint: WebhookEndpoint, *, msg_id: str, body: str, now: datetime
+) -> dict[str, str]:
+    """Standard Webhooks headers. During a rotation's grace period the payload is signed with
+    both secrets (space-separated signatures), so receivers may switch at their own pace."""
+    signing_secrets = [endpoint.secret]
+    if endpoint.previous_secret and (
+        endpoint.previous_secret_expires_at and endpoint.previous_secret_expires_at > now
+    ):
+        signing_secrets.append(endpoint.previous_secret)
+    signatures = [Webhook(s).sign(msg_id=msg_id, timestamp=now, data=body) for s in signing_secrets]
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": " ".join(signatures),
+    }
+
+
+def event_body(event: Event) -> str:
+    from otc.api.serializers import iso_ms
+
+    payload = {
+        "id": str(event.id),
+        "type": event.type,
+        "createdAt": iso_ms(event.created_at),
+        "data": event.data,
+    }
+    return json.dumps(payload, separators=(",", ":"))
+
+
+# --- events (the outbox) --------------------------------------------------------------------
+
+
+def _enqueue(delivery_ids: list[str]) -> None:
+    from .tasks import deliver
+
+    for delivery_id in delivery_ids:
+        deliver.delay(delivery_id)
+
+
+def event_emit(
+    *,
+    customer: Customer,
+    type: str,
+    data: dict,
+    order_id: uuid.UUID | None = None,
+    endpoints: list[WebhookEndpoint] | None = None,
+) -> Event:
+    """Write an event and its deliveries in the current transaction; send after commit.
+    ``endpoints`` restricts the fan-out (the test event goes to one endpoint only)."""
+    with transaction.atomic():
+        event = Event.objects.create(customer=customer, type=type, data=data, order_id=order_id)
+        if endpoints is None:
+            endpoints = [
+                e
+                for e in WebhookEndpoint.objects.filter(customer=customer, enabled=True)
+                if e.wants(type)
+            ]
+        deliveries = Delivery.objects.bulk_create(
+            Delivery(event=event, endpoint=e, next_attempt_at=event.created_at) for e in endpoints
+        )
+        if deliveries:
+            # robust: a broker hiccup after commit must not turn a committed transition into
+            # an error; the resume sweep sends what was not enqueued.
+            transaction.on_commit(partial(_enqueue, [str(d.pk) for d in deliveries]), robust=True)
+    return event
+
+
+def order_event_emit(*, order, previous_status: str) -> Event:
+    from otc.api.serializers import order_representation
+
+    data = order_representation(order) | {"previousStatus": previous_status or None}
+    return event_emit(
+        customer=order.customer, type=f"otc_order.{order.status}", data=data, order_id=order.pk
+    )
+
+
+def events_purge(*, now: datetime | None = None) -> int:
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=int(_setting("OTC_WEBHOOKS_EVENT_RETENTION_DAYS", 30)))
+    deleted, _ = Event.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
+
+
+# --- endpoints ------------------------------------------------------------------------------
+
+
+def _check_url(url: str) -> None:
+    try:
+        resolve_target(url)
+    except UrlNotAllowed as exc:
+        raise error("URL_NOT_ALLOWED", 422, exc.reason, url=url) from None
+
+
+def _normalise_events(events: list[str] | None) -> list[str]:
+    if not events or WILDCARD in events:
+        return [WILDCARD]
+    return sorted(set(events))
+
+
+def endpoint_create(
+    *, customer: Customer, url: str, events: list[str] | None = None, description: str = ""
+) -> WebhookEndpoint:
+    _check_url(url)
+    with transaction.atomic():
+        # Lock the customer row so two concurrent creations cannot both pass the limit.
+        Customer.objects.select_for_update().filter(pk=customer.pk).first()
+        if WebhookEndpoint.objects.filter(customer=customer).count() >= MAX_ENDPOINTS_PER_CUSTOMER:
+            raise error(
+                "ENDPOINT_LIMIT_REACHED",
+                422,
+                f"A customer can register at most {MAX_ENDPOINTS_PER_CUSTOMER} endpoints.",
+                max=MAX_ENDPOINTS_PER_CUSTOMER,
+            )
+        endpoint = WebhookEndpoint(
+            customer=customer,
+            url=url,
+            events=_normalise_events(events),
+            description=description,
+            secret=secret_generate(),
+        )
+        endpoint.full_clean()
+        endpoint.save()
+    return endpoint
+
+
+def _disable(endpoint: WebhookEndpoint, reason: str, now: datetime) -> None:
+    """Inside a transaction: disable and give up on its pending deliveries."""
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        enabled=False, disabled_reason=reason[:300], disabled_at=now, updated_at=now
+    )
+    Delivery.objects.filter(endpoint=endpoint, status=Delivery.Status.PENDING).update(
+        status=Delivery.Status.FAILED,
+        next_attempt_at=None,
+        last_error="The endpoint was disabled.",
+        updated_at=now,
+    )
+
+
+def endpoint_update(
+    *,
+    endpoint: WebhookEndpoint,
+    url: str | None = None,
+    events: list[str] | None = None,
+    description: str | None = None,
+    enabled: bool | None = None,
+) -> WebhookEndpoint:
+    if url is not None and url != endpoint.url:
+        _check_url(url)
+    now = timezone.now()
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        if url is not None:
+            endpoint.url = url
+        if events is not None:
+            endpoint.events = _normalise_events(events)
+        if description is not None:
+            endpoint.description = description
+        if enabled is False and endpoint.enabled:
+            endpoint.save()
+            _disable(endpoint, "Disabled by the customer.", now)
+            endpoint.refresh_from_db()
+            return endpoint
+        if enabled is True and not endpoint.enabled:
+            endpoint.enabled = True
+            endpoint.disabled_reason = ""
+            endpoint.disabled_at = None
+            endpoint.consecutive_failures = 0
+            endpoint.failing_since = None
+        endpoint.full_clean()
+        endpoint.save()
+    return endpoint
+
+
+def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    endpoint.delete()
+
+
+def endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    now = timezone.now()
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        endpoint.previous_secret = endpoint.secret
+        endpoint.previous_secret_expires_at = now + SECRET_ROTATION_GRACE
+        endpoint.secret = secret_generate()
+        endpoint.save()
+    return endpoint
+
+
+def endpoint_send_test(*, endpoint: WebhookEndpoint) -> Delivery:
+    if not endpoint.enabled:
+        raise error("ENDPOINT_DISABLED", 409, "Enable the endpoint before sending a test event.")
+    with transaction.atomic():
+        event = event_emit(
+            customer=endpoint.customer,
+            type=TEST_EVENT,
+            data={
+                "endpointId": str(endpoint.pk),
+                "message": "A test event from the OTC desk. Respond with any 2xx status.",
+            },
+            endpoints=[endpoint],
+        )
+    return Delivery.objects.select_related("event").get(event=event, endpoint=endpoint)
+
+
+def delivery_redeliver(*, endpoint: WebhookEndpoint, event: Event) -> Delivery:
+    """Send ``event`` to ``endpoint`` again, on a fresh schedule (the log keeps every earlier
+    attempt)."""
+    if not endpoint.enabled:
+        raise error("ENDPOINT_DISABLED", 409, "Enable the endpoint before redelivering.")
+    if event.customer_id != endpoint.customer_id:
+        raise error("EVENT_NOT_FOUND", 404, "No such event.")
+    now = timezone.now()
+    with transaction.atomic():
+        delivery, _ = Delivery.objects.select_for_update().get_or_create(
+            event=event, endpoint=endpoint, defaults={"next_attempt_at": now}
+        )
+        delivery.status = Delivery.Status.PENDING
+        delivery.attempt_count = 0
+        delivery.next_attempt_at = now
+        delivery.claimed_until = None
+        delivery.last_error = ""
+        delivery.save()
+        transaction.on_commit(partial(_enqueue, [str(delivery.pk)]), robust=True)
+    return delivery
+
+
+# --- one delivery attempt -------------------------------------------------------------------
+
+
+@dataclass
+class Response:
+    status_code: int | None
+    excerpt: str
+    error: str
+
+
+def _post(target, *, body: str, headers: dict[str, str], timeout: float) -> Response:
+    """POST without following redirects, reading at most a small part of the answer, and
+    giving up once ``timeout`` seconds have passed in all."""
+    deadline = time.monotonic() + timeout
+    request_headers = {"content-type": "application/json", "user-agent": USER_AGENT, **headers}
+    if target.host_header:
+        request_headers["host"] = target.host_header
+    extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else None
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+            request = client.build_request(
+                "POST",
+                target.url,
+                content=body.encode(),
+                headers=request_headers,
+                extensions=extensions,
+            )
+            response = client.send(request, stream=True)
+            try:
+                received = bytearray()
+                for chunk in response.iter_bytes():
+                    received.extend(chunk)
+                    if len(received) >= MAX_RESPONSE_BYTES or time.monotonic() > deadline:
+                        break
+            finally:
+                response.close()
+            excerpt = bytes(received[: RESPONSE_EXCERPT_CHARS * 4]).decode(errors="replace")
+            return Response(response.status_code, excerpt[:RESPONSE_EXCERPT_CHARS], "")
+    except httpx.TimeoutException:
+        return Response(None, "", f"Timed out after {timeout:g} s.")
+    except httpx.HTTPError as exc:
+        return Response(None, "", f"{type(exc).__name__}: {exc}"[:300])
+
+
+def _claim(delivery_id, now: datetime) -> bool:
+    lease = now + timedelta(seconds=timeout_seconds() + 5)
+    return bool(
+        Delivery.objects.filter(
+            pk=delivery_id, status=Delivery.Status.PENDING, next_attempt_at__lte=now
+        )
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .update(claimed_until=lease, attempt_count=F("attempt_count") + 1, updated_at=now)
+    )
+
+
+def delivery_attempt(*, delivery_id, now: datetime | None = None) -> float | None:
+    """Make the attempt that is due for this delivery, if any, and log it. Returns the number
+    of seconds after which the delivery should be looked at again, or None when nothing more
+    is to be done by this caller (sent, failed for good, not yet due, or unknown).
+
+    Safe to run twice at once or again after a worker died: the attempt is claimed with a
+    short lease first, and a duplicate that finds the lease held is told to come back after it.
+    """
+    now = now or timezone.now()
+    if not _claim(delivery_id, now):
+        current = Delivery.objects.filter(pk=delivery_id).first()
+        held = current and current.status == Delivery.Status.PENDING and current.claimed_until
+        if held and current.claimed_until >= now:
+            return (current.claimed_until - now).total_seconds() + 1
+        return None
+    delivery = Delivery.objects.select_related("event", "endpoint").get(pk=delivery_id)
+    endpoint = delivery.endpoint
+    if not endpoint.enabled:
+        Delivery.objects.filter(pk=delivery.pk).update(
+            status=Delivery.Status.FAILED,
+            claimed_until=None,
+            next_attempt_at=None,
+            last_error="The endpoint was disabled.",
+            updated_at=now,
+        )
+        return None
+    attempt = DeliveryAttempt.objects.create(
+        delivery=delivery, number=delivery.attempt_count, started_at=now
+    )
+    started = time.monotonic()
+    try:
+        target = resolve_target(endpoint.url)
+    except UrlNotAllowed as exc:
+        response = Response(None, "", f"Not sent: {exc.reason}"[:300])
+    else:
+        body = event_body(delivery.event)
+        headers = signature_headers(
+            endpoint, msg_id=str(delivery.event_id), body=body, now=timezone.now()
+        )
+        response = _post(target, body=body, headers=headers, timeout=timeout_seconds())
+    duration_ms = int((time.monotonic() - started) * 1000)
+    succeeded = response.status_code is not None and 200 <= response.status_code < 300
+    error_text = response.error or ("" if succeeded else f"HTTP {response.status_code}")
+    return _delivery_record(
+        delivery,
+        attempt,
+        response,
+        succeeded=succeeded,
+        error_text=error_text,
+        duration_ms=duration_ms,
+        now=now,
+    )
+
+
+def _delivery_record(
+    delivery: Delivery,
+    attempt: DeliveryAttempt,
+    response: Response,
+    *,
+    succeeded: bool,
+    error_text: str,
+    duration_ms: int,
+    now: datetime,
+) -> float | None:
+    finished = now + timedelta(milliseconds=duration_ms)
+    retry_in = None
+    with transaction.atomic():
+        attempt.finished_at = finished
+        attempt.status_code = response.status_code
+        attempt.duration_ms = duration_ms
+        attempt.succeeded = succeeded
+        attempt.error = error_text[:300]
+        attempt.response_excerpt = response.excerpt
+        attempt.save()
+        delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=delivery.endpoint_id)
+        delivery.claimed_until = None
+        delivery.last_attempt_at = now
+        delivery.last_status_code = response.status_code
+        delivery.last_error = error_text[:300]
+        if succeeded:
+            delivery.status = Delivery.Status.SUCCEEDED
+            delivery.next_attempt_at = None
+            if endpoint.consecutive_failures or endpoint.failing_since:
+                endpoint.consecutive_failures = 0
+                endpoint.failing_since = None
+                endpoint.save(update_fields=["consecutive_failures", "failing_since"])
+        elif delivery.attempt_count >= max_attempts():
+            delivery.status = Delivery.Status.FAILED
+            delivery.next_attempt_at = None
+            endpoint.consecutive_failures += 1
+            endpoint.failing_since = endpoint.failing_since or now
+            endpoint.save(update_fields=["consecutive_failures", "failing_since"])
+            if endpoint.enabled and endpoint.consecutive_failures >= disable_after_failures():
+                delivery.save()
+                _disable(
+                    endpoint,
+                    f"Disabled automatically after {endpoint.consecutive_failures} deliveries "
+                    f"in a row failed (the last: {error_text}).",
+                    now,
+                )
+                logger.warning("webhook endpoint %s disabled after failures", endpoint.pk)
+                return None
+        else:
+            retry_in = retry_delay(delivery.attempt_count, _random_jitter())
+            delivery.next_attempt_at = now + timedelta(seconds=retry_in)
+        delivery.save()
+    logger.info(
+        "webhook delivery %s attempt %s: %s",
+        delivery.pk,
+        attempt.number,
+        "delivered" if succeeded else error_text,
+    )
+    return retry_in
+
+
+def deliveries_resume(*, now: datetime | None = None, grace_seconds: int = 60) -> list[str]:
+    """Ids of pending deliveries whose task is overdue (lost, or its retry was too far off to
+    hold as a countdown); the caller enqueues them."""
+    now = now or timezone.now()
+    due = (
+        Delivery.objects.filter(
+            status=Delivery.Status.PENDING,
+            next_attempt_at__lte=now - timedelta(seconds=grace_seconds),
+        )
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:500]
+    )
+    return [str(pk) for pk in due]
