@@ -1,0 +1,138 @@
+"""A real Celery worker on Redis, started in this process (so it uses the test database), with
+beat running the real schedule next to it. Nothing is eager here: tasks travel through the
+broker. We watch a quote expire on its own and a buy settle from confirm to completed."""
+
+import time
+import uuid
+from decimal import Decimal
+
+import pytest
+from celery.beat import EmbeddedService
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings as django_settings
+
+from accounts.models import LedgerAccount
+from config.celery import app
+from otc import services
+from otc.models import Channel, Order, OrderTransition, Status
+
+pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
+
+DEADLINE = 30.0
+
+
+def wait_for_status(order_id, status: str, deadline: float = DEADLINE) -> Order:
+    """Poll the database until the order reaches ``status`` (fails after ``deadline`` s)."""
+    stop = time.monotonic() + deadline
+    while True:
+        order = Order.objects.get(pk=order_id)
+        if order.status == status:
+            return order
+        if time.monotonic() > stop:
+            pytest.fail(f"order stayed {order.status}, expected {status} within {deadline}s")
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def worker(settings):
+    if not django_settings.CELERY_BROKER_URL.startswith("redis"):
+        pytest.skip("the worker test runs on the Redis broker (set REDIS_URL)")
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    app.conf.task_always_eager = False
+    app.control.purge()  # nothing left over from an earlier run
+    try:
+        with start_worker(
+            app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=30
+        ) as running:
+            yield running
+    finally:
+        app.conf.task_always_eager = True
+
+
+@pytest.fixture
+def beat(worker, tmp_path):
+    service = EmbeddedService(app, thread=True, schedule_filename=str(tmp_path / "beat"))
+    service.start()
+    yield service
+    service.stop()
+    service.join(10)
+
+
+def balance(owner) -> Decimal:
+    return LedgerAccount.objects.get(pk=owner.ledger_account_id).balance
+
+
+def test_beat_and_the_worker_expire_a_quote_left_alone(acme, settings, buy_quote, beat):
+    settings.OTC_QUOTE_TTL_SECONDS = 1
+    stale = buy_quote(acme, "100.00")
+    settings.OTC_QUOTE_TTL_SECONDS = 60
+    fresh = buy_quote(acme, "100.00")
+
+    expired = wait_for_status(stale.pk, Status.EXPIRED)
+
+    entry = OrderTransition.objects.get(order=expired, to_status=Status.EXPIRED)
+    assert (entry.from_status, entry.actor, entry.channel) == (
+        Status.QUOTED,
+        "system:quote-sweeper",
+        Channel.TASK,
+    )
+    assert Order.objects.get(pk=fresh.pk).status == Status.QUOTED
+    response = acme.client().post(
+        "/api/v1/otc-exchanges",
+        {"quoteId": str(stale.pk)},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),
+    )
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "QUOTE_EXPIRED")
+
+
+def test_the_sweep_task_sent_through_the_broker_expires_stale_quotes(
+    acme, settings, buy_quote, worker
+):
+    settings.OTC_QUOTE_TTL_SECONDS = 0
+    stale = buy_quote(acme, "100.00")
+    from otc.tasks import expire_quotes
+
+    expire_quotes.delay()
+    assert wait_for_status(stale.pk, Status.EXPIRED).status == Status.EXPIRED
+
+
+def test_the_worker_settles_a_buy_from_confirm_to_completed(acme, desk, operator, worker):
+    master, wallet = balance(acme.eur_master), balance(acme.wallet)
+    treasury_eur, treasury_usdc = balance(desk["eur"]), balance(desk["usdc"])
+    api = acme.client()
+    quote = api.post(
+        "/api/v1/otc-exchanges/quote",
+        {
+            "sourceFrAccountId": str(acme.eur_master.pk),
+            "destinationUtilaWalletId": str(acme.wallet.pk),
+            "sourceAmountEur": "2000.00",
+        },
+        format="json",
+    ).json()["data"]
+
+    confirm = api.post(
+        "/api/v1/otc-exchanges",
+        {"quoteId": quote["quoteId"]},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),
+    )
+    assert confirm.json()["data"]["status"] == "debit_pending"  # the worker has not run yet
+
+    waiting = wait_for_status(quote["quoteId"], Status.PENDING_APPROVAL)
+    assert waiting.transitions.get(to_status=Status.PENDING_APPROVAL).actor == "system:fiat-rail"
+    assert balance(desk["eur"]) == treasury_eur + Decimal("2000.00")
+
+    approved = services.order_approve(
+        order_id=quote["quoteId"], actor=services.Actor.for_user(operator, Channel.OPS)
+    )
+    assert approved.status == Status.APPROVED
+
+    done = wait_for_status(quote["quoteId"], Status.COMPLETED)
+    shown = api.get(f"/api/v1/otc-exchanges/{quote['quoteId']}").json()["data"]
+    assert shown["status"] == "completed"
+    assert shown["destinationAmount"] == "2149.200000"  # 2000 x 1.0746
+    assert done.completed_at is not None
+    assert balance(acme.eur_master) == master - Decimal("2000.00")
+    assert balance(acme.wallet) == wallet + Decimal("2149.200000")
+    assert balance(desk["usdc"]) == treasury_usdc - Decimal("2149.200000")
