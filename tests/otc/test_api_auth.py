@@ -160,7 +160,7 @@ def bearer(token: str) -> APIClient:
     return api
 
 
-def test_token_endpoint_issues_a_short_lived_bearer_token(acme):
+def test_token_endpoint_issues_a_short_lived_bearer_token(acme, settings):
     before = timezone.now()
     response = issue_token(acme.user)
     assert response.status_code == 200, response.content
@@ -170,6 +170,12 @@ def test_token_endpoint_issues_a_short_lived_bearer_token(acme):
     assert isinstance(data["accessToken"], str) and data["accessToken"].count(".") == 2
     expires = parse_iso(data["expiresAt"])
     assert before + timedelta(minutes=14) < expires <= timezone.now() + timedelta(minutes=15)
+    claims = jwt.decode(
+        data["accessToken"], settings.SECRET_KEY, algorithms=["HS256"], audience=JWT_AUDIENCE
+    )
+    assert claims["cus"] == str(acme.customer.pk) and claims["sub"] == str(acme.user.pk)
+    assert {SCOPE_READ, SCOPE_WRITE} <= set(claims["scopes"])
+    assert claims["exp"] == int(expires.timestamp())
 
 
 def test_bearer_token_acts_for_the_users_customer(acme, globex):
@@ -226,6 +232,14 @@ def test_bearer_token_dies_with_the_users_membership(acme):
     assert bearer(token).get(ACCOUNTS).status_code == 200
     CustomerMembership.objects.filter(user=acme.user).delete()
     assert_error(bearer(token).get(ACCOUNTS), 401, "UNAUTHENTICATED")
+
+
+def test_bearer_token_of_a_deactivated_user_is_unauthenticated(acme):
+    token = issue_token(acme.user).json()["data"]["accessToken"]
+    acme.user.is_active = False
+    acme.user.save()
+    assert_error(bearer(token).get(ACCOUNTS), 401, "UNAUTHENTICATED")
+    assert_error(issue_token(acme.user), 401, "INVALID_CREDENTIALS")
 
 
 def test_wrong_password_is_invalid_credentials(acme):

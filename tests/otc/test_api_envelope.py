@@ -188,3 +188,26 @@ def test_the_request_id_is_on_the_servers_log_lines(acme):
         logger.removeHandler(handler)
     ids = [record.request_id for record in handler.records]
     assert ids == ["trace-401", "trace-404"], [r.getMessage() for r in handler.records]
+
+
+def test_an_unexpected_error_is_a_500_envelope_without_internals(acme, monkeypatch):
+    """A bug (here injected into the accounts selector) must not leak a stack trace or an
+    exception message; the client gets the envelope and the request id to quote to support."""
+    from otc.api import views
+
+    def broken(customer):
+        raise RuntimeError("psycopg secret-internal-detail")
+
+    monkeypatch.setattr(views, "eligible_fiat_accounts", broken)
+    handler = _Collect()
+    logger = logging.getLogger("otc.api")
+    logger.addHandler(handler)
+    try:
+        response = acme.client().get(ACCOUNTS, HTTP_X_REQUEST_ID="trace-500")
+    finally:
+        logger.removeHandler(handler)
+    assert_error(response, 500, "INTERNAL_ERROR")
+    text = response.content.decode()
+    assert "secret-internal-detail" not in text and "Traceback" not in text
+    assert response["X-Request-Id"] == "trace-500"
+    assert [r.request_id for r in handler.records] == ["trace-500"]
