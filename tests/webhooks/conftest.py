@@ -53,7 +53,7 @@ class Receiver:
 
 def _handler(receiver: Receiver):
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - http.server's naming
+        def do_POST(self):
             length = int(self.headers.get("content-length", 0))
             body = self.rfile.read(length)
             answer = tuple(self.next())

@@ -2,8 +2,10 @@
 schedule (time passed in, never waited for), timeouts, redirects, giving up, disabling,
 redelivery and secret rotation."""
 
+import itertools
 import json
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import transaction
@@ -11,7 +13,9 @@ from django.utils import timezone
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from otc import services as otc_services
 from otc.models import Order
+from otc.services import Actor
 from otc.webhooks import services
 from otc.webhooks.models import Delivery, Event
 
@@ -78,22 +82,22 @@ def test_a_transition_that_rolls_back_emits_and_sends_nothing(
     acme, endpoint, receiver, django_capture_on_commit_callbacks
 ):
     order_id = None
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(RuntimeError), transaction.atomic():
-            from otc import services as otc_services
-            from otc.services import Actor
-
-            order = otc_services.quote_create(
-                customer=acme.customer,
-                side="buy",
-                fiat_account_id=acme.eur_master.pk,
-                wallet_id=acme.wallet.pk,
-                source_amount=__import__("decimal").Decimal("100.00"),
-                actor=Actor.system("test"),
-            )
-            order_id = order.pk
-            assert Event.objects.filter(order_id=order_id).exists()  # written in the transaction
-            raise RuntimeError("the transition fails after the event was written")
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        order = otc_services.quote_create(
+            customer=acme.customer,
+            side="buy",
+            fiat_account_id=acme.eur_master.pk,
+            wallet_id=acme.wallet.pk,
+            source_amount=Decimal("100.00"),
+            actor=Actor.system("test"),
+        )
+        order_id = order.pk
+        assert Event.objects.filter(order_id=order_id).exists()  # written in the transaction
+        raise RuntimeError("the transition fails after the event was written")
     assert callbacks == []
     assert not Order.objects.filter(pk=order_id).exists()
     assert not Event.objects.filter(order_id=order_id).exists()
@@ -126,7 +130,7 @@ def test_another_customers_endpoint_gets_nothing(
 def test_the_retry_schedule_backs_off_exponentially_for_about_a_day():
     schedule = services.retry_schedule()
     assert schedule[:4] == [10, 30, 90, 270]
-    assert all(later >= earlier for earlier, later in zip(schedule, schedule[1:], strict=False))
+    assert all(later >= earlier for earlier, later in itertools.pairwise(schedule))
     assert max(schedule) == services.RETRY_CAP_SECONDS
     total_hours = sum(schedule) / 3600
     assert 20 <= total_hours <= 28
@@ -357,9 +361,7 @@ def test_a_lost_task_is_resumed_by_the_sweep(acme, endpoint, receiver):
     assert delivery.status == Delivery.Status.SUCCEEDED
 
 
-def test_a_held_lease_makes_a_duplicate_come_back_later_without_sending(
-    acme, endpoint, receiver
-):
+def test_a_held_lease_makes_a_duplicate_come_back_later_without_sending(acme, endpoint, receiver):
     quote_buy(acme)
     delivery = Delivery.objects.get()
     now = timezone.now()
