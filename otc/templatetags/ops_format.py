@@ -28,6 +28,8 @@ def rate(value: Decimal | None) -> str:
 def bps(value: Decimal | None) -> str:
     if value is None:
         return "—"
+    if value == 0:
+        return "0.0 bps"
     return f"{value:+.1f} bps"
 
 
