@@ -84,6 +84,12 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-countdown]").forEach(startCountdown);
+    // After "Get quote" the answer is the news: take keyboard and screen-reader focus there.
+    var quoteHeading = document.getElementById("quote-h");
+    if (quoteHeading && !document.querySelector("#quote-form [aria-invalid=true]")) {
+      quoteHeading.setAttribute("tabindex", "-1");
+      quoteHeading.focus({ preventScroll: false });
+    }
     var quoteForm = document.getElementById("quote-form");
     if (quoteForm) sideSwitch(quoteForm);
   });
