@@ -4,6 +4,7 @@ Destination amounts are rounded *down*: the desk never pays out more than the ra
 and the customer never sees a figure the desk cannot honour.
 """
 
+import re
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
 EUR = "EUR"
@@ -36,6 +37,9 @@ def format_rate(rate: Decimal) -> str:
     return f"{quantize_rate(rate):f}"
 
 
+PLAIN_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+
 class AmountError(ValueError):
     """An amount that is not a valid money string for its currency."""
 
@@ -50,6 +54,9 @@ def parse_amount(raw: object, currency: str) -> Decimal:
     if not isinstance(raw, str) or not raw.strip():
         raise AmountError('Send the amount as a decimal string, for example "100.00".')
     text = raw.strip()
+    if not PLAIN_DECIMAL.fullmatch(text):
+        # Decimal() alone would also take "1_000", non-ASCII digits, exponents, NaN.
+        raise AmountError("Not a decimal number.")
     try:
         value = Decimal(text)
     except InvalidOperation:

@@ -91,6 +91,13 @@ def test_api_key_records_when_it_was_last_used(acme):
     assert key.last_used_at > stale + timedelta(days=2)
 
 
+def test_api_key_clients_may_send_the_seeds_csrf_header(acme):
+    """The seed's curl example sends X-CSRF-Token alongside x-api-key; it must not matter."""
+    api = APIClient(enforce_csrf_checks=True)
+    api.credentials(HTTP_X_API_KEY=acme.write_key, HTTP_X_CSRF_TOKEN="ab" * 32)
+    assert quote(acme, buy_body(acme), api).status_code == 200
+
+
 def test_live_key_works_like_a_test_key(acme):
     live = factories.make_key(acme.customer, live=True)
     assert live.startswith("sk_live_")

@@ -86,6 +86,14 @@ def test_the_quote_id_is_the_order_id(acme):
     assert (log.from_status, log.to_status, log.channel) == ("", Status.QUOTED, "api")
 
 
+@pytest.mark.parametrize(
+    ("sent", "shown"), [("100", "100.00"), (" 100.5 ", "100.50"), (100, "100.00")]
+)
+def test_plain_amount_notations_are_accepted(acme, sent, shown):
+    data = quote(acme, buy_body(acme, sent)).json()["data"]
+    assert data["sourceAmountEur"] == shown
+
+
 def test_side_defaults_to_buy(acme):
     body = buy_body(acme)
     del body["side"]
@@ -293,6 +301,11 @@ def test_quote_when_the_price_feed_fails_is_quote_unavailable(acme, settings):
         ("sourceAmountEur", "1e3"),
         ("sourceAmountEur", "NaN"),
         ("sourceAmountEur", "Infinity"),
+        ("sourceAmountEur", "1_000.00"),
+        ("sourceAmountEur", "\u0661\u0660\u0660"),  # Arabic-Indic "100"
+        ("sourceAmountEur", "\uff11\uff12"),  # full-width "12"
+        ("sourceAmountEur", "100.00 EUR"),
+        ("sourceAmountEur", "1,000.00"),
         ("sourceAmountEur", 100.5),
         ("sourceAmountEur", True),
         ("sourceAmountEur", None),
