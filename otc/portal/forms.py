@@ -3,7 +3,14 @@
 from django import forms
 
 from accounts import money
-from accounts.models import ALL_SCOPES, SCOPE_READ, SCOPE_WRITE, Customer
+from accounts.models import (
+    ALL_SCOPES,
+    SCOPE_READ,
+    SCOPE_WEBHOOKS_READ,
+    SCOPE_WEBHOOKS_WRITE,
+    SCOPE_WRITE,
+    Customer,
+)
 from accounts.selectors import eligible_fiat_accounts
 from otc.models import Side, Status
 from wallets.selectors import eligible_wallets
@@ -118,6 +125,8 @@ class OrderFilterForm(forms.Form):
 SCOPE_LABELS = {
     SCOPE_READ: "Read quotes, orders, accounts and wallets",
     SCOPE_WRITE: "Request quotes, confirm and cancel orders",
+    SCOPE_WEBHOOKS_READ: "Read webhook endpoints and deliveries",
+    SCOPE_WEBHOOKS_WRITE: "Manage webhook endpoints",
 }
 
 

@@ -108,7 +108,7 @@ def test_exchange_page_fits_a_phone(page, live_server, acme, artifacts):
     page.screenshot(path=str(artifacts / "portal-quote-phone.png"), full_page=True)
 
 
-def test_create_and_revoke_an_api_key(page, live_server, acme):
+def test_create_and_revoke_an_api_key(page, live_server, acme, artifacts):
     sign_in(page, live_server, acme.user)
     page.get_by_role("link", name="API keys").click()
     page.get_by_label("Name").fill("Treasury ERP")
@@ -121,6 +121,7 @@ def test_create_and_revoke_an_api_key(page, live_server, acme):
     page.get_by_role("button", name="Copy").click()
     row = page.locator(f'tr[data-key-prefix="{key.prefix}"]')
     expect(row).to_contain_text("active")
+    page.screenshot(path=str(artifacts / "portal-api-key-created.png"), full_page=True)
 
     page.once("dialog", lambda dialog: dialog.accept())
     row.get_by_role("button", name=re.compile("^Revoke")).click()
