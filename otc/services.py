@@ -370,6 +370,8 @@ def order_confirm(*, order_id: uuid.UUID, customer: Customer, side: str, actor: 
                     description=f"Buy {order.pk}: EUR debited from the customer's account",
                 )
             except InsufficientFunds:
+                # Show what is left now, not the figure read before a concurrent debit.
+                account.ledger_account.refresh_from_db(fields=["balance"])
                 raise error(
                     "SOURCE_INSUFFICIENT_FUNDS",
                     422,

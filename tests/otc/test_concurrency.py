@@ -2,6 +2,7 @@
 thread and database connection, released together by a barrier, in real transactions
 (``transaction=True``). Under no interleaving may an order move twice or money move twice."""
 
+import json
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -14,7 +15,8 @@ from rest_framework.test import APIClient
 from accounts import money
 from accounts.errors import DomainError
 from accounts.models import JournalEntry, LedgerAccount
-from otc import services
+from config.celery import app
+from otc import services, tasks
 from otc.models import Channel, IdempotencyRecord, Order, OrderTransition, Status
 from tests import factories
 from tests.conftest import assert_ledger_invariants
@@ -52,8 +54,6 @@ def post_confirm(world, order, key: str):
 
 
 def code_of(content: bytes) -> str:
-    import json
-
     return json.loads(content)["error"]["code"]
 
 
@@ -348,3 +348,101 @@ def test_confirm_races_the_sweeper_and_never_debits_a_stale_quote(
     assert expired == 1
     assert balance(acme.eur_master) == master_before
     assert money.format_amount(balance(acme.eur_master), money.EUR) == "250000.00"
+
+
+def test_confirm_races_cancel_and_exactly_one_wins(acme, desk, buy_quote, run_concurrently):
+    for _ in range(5):
+        master_before = balance(acme.eur_master)
+        order = buy_quote(acme, "100.00")
+
+        def cancel(order=order):
+            api = APIClient()
+            api.credentials(HTTP_X_API_KEY=acme.write_key)
+            response = api.post(f"/api/v1/otc-exchanges/{order.pk}/cancel")
+            return response.status_code, response.content, None
+
+        (_, confirmed), (_, cancelled) = run_concurrently(
+            [post_confirm(acme, order, str(uuid.uuid4())), cancel]
+        )
+
+        order.refresh_from_db()
+        assert OrderTransition.objects.filter(order=order, from_status=Status.QUOTED).count() == 1
+        if confirmed[0] == 201:
+            assert (cancelled[0], code_of(cancelled[1])) == (409, "NOT_CANCELLABLE")
+            assert order.status == Status.PENDING_APPROVAL
+            assert balance(acme.eur_master) == master_before - Decimal("100.00")
+        else:
+            assert (confirmed[0], code_of(confirmed[1])) == (409, "ORDER_NOT_CONFIRMABLE")
+            assert cancelled[0] == 200
+            assert order.status == Status.CANCELLED
+            assert balance(acme.eur_master) == master_before
+    assert_ledger_invariants()
+
+
+def test_concurrent_confirms_of_different_quotes_never_overdraw_the_account(
+    acme, desk, buy_quote, run_concurrently
+):
+    # The secondary account holds 50,000.00: two 20,000.00 buys fit, the other two do not.
+    orders = [buy_quote(acme, "20000.00", account=acme.eur_secondary) for _ in range(4)]
+
+    results = run_concurrently([post_confirm(acme, o, str(uuid.uuid4())) for o in orders])
+
+    outcomes = sorted((value[0], value[1]) for _, value in results)
+    assert [status for status, _ in outcomes] == [201, 201, 422, 422], outcomes
+    for status, body in outcomes:
+        if status == 422:
+            error = json.loads(body)["error"]
+            assert error["code"] == "SOURCE_INSUFFICIENT_FUNDS"
+            # What is really left, not a figure read before the other debits committed.
+            assert error["details"]["available"] == "10000.00"
+    assert balance(acme.eur_secondary) == Decimal("10000.00")
+    assert Order.objects.filter(pk__in=[o.pk for o in orders], status=Status.QUOTED).count() == 2
+    assert_ledger_invariants()
+
+
+def test_a_settlement_task_delivered_twice_at_once_settles_once(
+    acme, desk, buy_quote, run_concurrently
+):
+    order = pending_buy(acme, buy_quote, "1000.00")
+    wallet_before = balance(acme.wallet)
+    # Approve with the settlement task parked on the broker, then deliver it three times at once.
+    app.conf.task_always_eager = False
+    try:
+        services.order_approve(order_id=order.pk, actor=ops_actor(operator("op-alice")))
+    finally:
+        app.conf.task_always_eager = True
+        app.control.purge()
+    assert Order.objects.get(pk=order.pk).status == Status.APPROVED
+
+    results = run_concurrently([lambda: tasks.settle_order(str(order.pk)) for _ in range(3)])
+
+    assert [value for _, value in results] == [Status.COMPLETED] * 3, results
+    assert moves(order, JournalEntry.Kind.ORDER_SETTLEMENT) == 1
+    assert transitions(order, Status.COMPLETED) == 1
+    assert balance(acme.wallet) == wallet_before + Decimal("1074.600000")
+    assert_ledger_invariants()
+
+
+def test_a_debit_task_delivered_twice_at_once_settles_once(acme, desk, buy_quote, run_concurrently):
+    treasury_before = balance(desk["eur"])
+    order = buy_quote(acme, "1000.00")
+    app.conf.task_always_eager = False
+    try:
+        services.order_confirm(
+            order_id=order.pk,
+            customer=acme.customer,
+            side=order.side,
+            actor=services.Actor.for_user(acme.user, Channel.API),
+        )
+    finally:
+        app.conf.task_always_eager = True
+        app.control.purge()
+    assert Order.objects.get(pk=order.pk).status == Status.DEBIT_PENDING
+
+    results = run_concurrently([lambda: tasks.settle_order_debit(str(order.pk)) for _ in range(3)])
+
+    assert [value for _, value in results] == [Status.PENDING_APPROVAL] * 3, results
+    assert moves(order, JournalEntry.Kind.DEBIT_SETTLED) == 1
+    assert transitions(order, Status.PENDING_APPROVAL) == 1
+    assert balance(desk["eur"]) == treasury_before + Decimal("1000.00")
+    assert_ledger_invariants()
