@@ -3,12 +3,14 @@ thread and database connection, released together by a barrier, in real transact
 (``transaction=True``). Under no interleaving may an order move twice or money move twice."""
 
 import json
+import threading
+import time
 import uuid
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -16,7 +18,7 @@ from accounts import money
 from accounts.errors import DomainError
 from accounts.models import JournalEntry, LedgerAccount
 from config.celery import app
-from otc import services, tasks
+from otc import idempotency, services, tasks
 from otc.models import Channel, IdempotencyRecord, Order, OrderTransition, Status
 from tests import factories
 from tests.conftest import assert_ledger_invariants
@@ -445,4 +447,45 @@ def test_a_debit_task_delivered_twice_at_once_settles_once(acme, desk, buy_quote
     assert moves(order, JournalEntry.Kind.DEBIT_SETTLED) == 1
     assert transitions(order, Status.PENDING_APPROVAL) == 1
     assert balance(desk["eur"]) == treasury_before + Decimal("1000.00")
+    assert_ledger_invariants()
+
+
+def test_a_duplicate_that_waits_too_long_gets_in_progress_and_can_retry(
+    acme, desk, buy_quote, run_concurrently, monkeypatch
+):
+    """The first request holds the key (its transaction is still open); a duplicate gives up
+    after the lock wait with 409 IDEMPOTENCY_KEY_IN_PROGRESS. When the first rolls back
+    (a 5xx stores nothing), the retry with the same key runs, and money moves once."""
+    monkeypatch.setattr(idempotency, "LOCK_WAIT", "300ms")
+    master_before = balance(acme.eur_master)
+    order = buy_quote(acme, "100.00")
+    key = str(uuid.uuid4())
+    duplicate_done = threading.Event()
+
+    def first_holds_the_key():
+        with transaction.atomic():
+            IdempotencyRecord.objects.create(
+                customer=acme.customer, key=key, fingerprint="in flight"
+            )
+            assert duplicate_done.wait(30)
+            transaction.set_rollback(True)  # as if it failed with a 5xx
+        return "rolled back"
+
+    def duplicate():
+        time.sleep(0.2)  # let the first claim the key
+        try:
+            return post_confirm(acme, order, key)()
+        finally:
+            duplicate_done.set()
+
+    (_, first), (_, (status, body, replayed)) = run_concurrently([first_holds_the_key, duplicate])
+
+    assert first == "rolled back"
+    assert (status, code_of(body), replayed) == (409, "IDEMPOTENCY_KEY_IN_PROGRESS", None)
+    assert balance(acme.eur_master) == master_before
+    status, body, replayed = post_confirm(acme, order, key)()
+    assert (status, replayed) == (201, None)
+    again = post_confirm(acme, order, key)()
+    assert (again[0], again[1], again[2]) == (201, body, "true")
+    assert balance(acme.eur_master) == master_before - Decimal("100.00")
     assert_ledger_invariants()
