@@ -273,6 +273,36 @@ def test_second_confirm_with_a_fresh_key_says_not_confirmable(portal, acme):
     assert acme.eur_master.balance == Decimal("249000.00")
 
 
+def test_confirm_sell_moves_nothing_until_approval(portal, acme):
+    order = buy_quote(acme, amount="100.000000", side=Side.SELL)
+    response = portal.post(reverse("portal:quote_confirm", args=[order.pk]), confirm_post(order))
+    assert response.status_code == 302
+    order.refresh_from_db()
+    assert order.status == Status.PENDING_APPROVAL
+    acme.wallet.ledger_account.refresh_from_db()
+    assert acme.wallet.ledger_account.balance == Decimal("100000.000000")
+
+
+def test_the_same_key_for_another_quote_is_refused_as_reused(portal, acme):
+    first, second = buy_quote(acme), buy_quote(acme)
+    key = uuid.uuid4()
+    portal.post(reverse("portal:quote_confirm", args=[first.pk]), confirm_post(first, key))
+    response = portal.post(
+        reverse("portal:quote_confirm", args=[second.pk]), confirm_post(second, key)
+    )
+    assert response.status_code == 422
+    assert response.context["confirm_error"].code == "IDEMPOTENCY_KEY_REUSED"
+    second.refresh_from_db()
+    assert second.status == Status.QUOTED
+
+
+def test_each_showing_of_a_quote_carries_a_fresh_key(portal, acme):
+    order = buy_quote(acme)
+    url = reverse("portal:quote", args=[order.pk])
+    assert portal.get(url).context["idempotency_key"] != portal.get(url).context["idempotency_key"]
+    assert portal.get(url)["Cache-Control"] == "no-store"
+
+
 @pytest.mark.parametrize(
     ("key", "code"),
     [
