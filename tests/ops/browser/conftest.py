@@ -22,7 +22,9 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: one sync Playwright may run per thread at a time, so this one
+# stops before another suite's browser fixture starts (tests/ops runs before tests/portal).
+@pytest.fixture(scope="module")
 def ops_chromium():
     from playwright.sync_api import sync_playwright
 
