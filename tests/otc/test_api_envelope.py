@@ -211,3 +211,16 @@ def test_an_unexpected_error_is_a_500_envelope_without_internals(acme, monkeypat
     assert "secret-internal-detail" not in text and "Traceback" not in text
     assert response["X-Request-Id"] == "trace-500"
     assert [r.request_id for r in handler.records] == ["trace-500"]
+
+
+def test_a_client_that_accepts_only_html_gets_a_json_406(acme):
+    response = acme.client().get(ACCOUNTS, HTTP_ACCEPT="text/html")
+    assert_error(response, 406, "NOT_ACCEPTABLE")
+    # A browser's usual Accept (with */*) gets the JSON answer.
+    browser = acme.client().get(ACCOUNTS, HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8")
+    assert browser.status_code == 200 and browser["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize("path", [f"{ACCOUNTS}/", f"{ORDERS}/", f"{QUOTE}/"])
+def test_trailing_slash_is_not_a_route(acme, path):
+    assert_error(acme.client().get(path), 404, "NOT_FOUND")
