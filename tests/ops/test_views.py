@@ -469,3 +469,20 @@ def test_sign_in_sends_operators_to_the_console(alice, client):
 
     response = client.post("/login/", {"username": "op-alice", "password": PASSWORD})
     assert response.status_code == 302 and response["Location"] == "/ops/"
+
+
+def test_without_a_price_feed_the_queue_offers_no_approval_and_approve_changes_nothing(
+    acme, alice, settings
+):
+    order = pending_order(acme)
+    settings.OTC_PRICE_FEED = "static:-1"  # a feed that fails on every call
+    client = signed_in(alice)
+
+    queue = client.get("/ops/").content.decode()
+    assert "The price feed is unavailable" in queue
+    assert f'action="/ops/orders/{order.pk}/approve/"' not in queue
+
+    response = csrf_post(client, approve_url(order), {"shown_rate": "1.074600"})
+    assert response.status_code == 502
+    order.refresh_from_db()
+    assert order.status == Status.PENDING_APPROVAL
