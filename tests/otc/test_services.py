@@ -388,3 +388,38 @@ def test_purge_removes_idempotency_keys_older_than_the_retention_and_keeps_newer
     settings.OTC_IDEMPOTENCY_RETENTION = timedelta(hours=1)
     assert tasks.purge_idempotency_keys.delay().get() == 1
     assert set(IdempotencyRecord.objects.values_list("fingerprint", flat=True)) == {"new"}
+
+
+def test_beat_runs_the_sweep_every_few_seconds_and_every_scheduled_task_exists(settings):
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    schedule = settings.CELERY_BEAT_SCHEDULE
+    by_task = {entry["task"]: entry["schedule"] for entry in schedule.values()}
+    assert by_task["otc.tasks.expire_quotes"] <= 10
+    assert by_task["otc.tasks.purge_idempotency_keys"] <= 24 * 3600
+    assert "otc.tasks.settle_pending_debits" in by_task
+    assert "otc.tasks.settle_approved_orders" in by_task
+    for name in by_task:
+        assert name in app.tasks, f"beat schedules {name}, which no worker knows"
+
+
+def test_the_safety_nets_pick_up_orders_whose_task_was_lost(
+    acme, desk, operator, django_capture_on_commit_callbacks
+):
+    quote = api_quote(acme, buy_body(acme))
+    api_confirm(acme, quote, django_capture_on_commit_callbacks, execute=False)  # task lost
+    order_id = quote["quoteId"]
+    assert tasks.settle_pending_debits() == 0  # too recent: its task may still be on the way
+    Order.objects.filter(pk=order_id).update(updated_at=timezone.now() - timedelta(minutes=2))
+    assert tasks.settle_pending_debits() == 1
+    assert Order.objects.get(pk=order_id).status == Status.PENDING_APPROVAL
+
+    with django_capture_on_commit_callbacks(execute=False):  # the settlement task is lost too
+        services.order_approve(order_id=order_id, actor=ops(operator))
+    assert tasks.settle_approved_orders() == 0
+    Order.objects.filter(pk=order_id).update(updated_at=timezone.now() - timedelta(minutes=2))
+    assert tasks.settle_approved_orders() == 1
+    assert Order.objects.get(pk=order_id).status == Status.COMPLETED
+    assert tasks.settle_approved_orders() == 0
+    assert JournalEntry.objects.filter(reference_id=order_id).count() == 3
