@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -38,6 +38,12 @@ def operator_required(permission: str = VIEW_PERMISSION):
         def wrapped(request, *args, **kwargs):
             user = request.user
             if not user.is_authenticated:
+                if request.headers.get("HX-Request"):
+                    # A poll after the session ended: send the whole page to sign in rather
+                    # than swapping the sign-in form into the panel.
+                    response = HttpResponse(status=401)
+                    response["HX-Redirect"] = f"{settings.LOGIN_URL}?next={reverse('ops:queue')}"
+                    return response
                 return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
             if not (user.is_active and user.is_staff and user.has_perm(permission)):
                 raise PermissionDenied

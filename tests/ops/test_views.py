@@ -486,3 +486,10 @@ def test_without_a_price_feed_the_queue_offers_no_approval_and_approve_changes_n
     assert response.status_code == 502
     order.refresh_from_db()
     assert order.status == Status.PENDING_APPROVAL
+
+
+def test_a_price_poll_after_sign_out_sends_the_page_to_sign_in(client):
+    response = client.get("/ops/price/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 401
+    assert response["HX-Redirect"] == "/login/?next=/ops/"
+    assert response.content == b""

@@ -158,3 +158,16 @@ def test_four_eyes_needs_a_second_operator(live_server, open_tab, artifacts, acm
     assert list(
         OrderApproval.objects.filter(order=order).values_list("user__username", flat=True)
     ) == ["op-alice", "op-bob"]
+
+
+def test_when_the_session_ends_the_polling_panel_takes_the_page_to_sign_in(
+    live_server, open_tab, db
+):
+    make_staff("op-alice")
+    page = open_tab()
+    sign_in(page, live_server, "op-alice")
+
+    page.context.clear_cookies()  # signed out elsewhere, or the session expired
+
+    expect(page).to_have_url(re.compile(r"/login/\?next=/ops/$"), timeout=12_000)
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
