@@ -4,7 +4,6 @@ thread and database connection, released together by a barrier, in real transact
 
 import json
 import threading
-import time
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -462,19 +461,20 @@ def test_a_duplicate_that_waits_too_long_gets_in_progress_and_can_retry(
     master_before = balance(acme.eur_master)
     order = buy_quote(acme, "100.00")
     key = str(uuid.uuid4())
-    duplicate_done = threading.Event()
+    key_claimed, duplicate_done = threading.Event(), threading.Event()
 
     def first_holds_the_key():
         with transaction.atomic():
             IdempotencyRecord.objects.create(
                 customer=acme.customer, key=key, fingerprint="in flight"
             )
+            key_claimed.set()
             assert duplicate_done.wait(30)
             transaction.set_rollback(True)  # as if it failed with a 5xx
         return "rolled back"
 
     def duplicate():
-        time.sleep(0.2)  # let the first claim the key
+        assert key_claimed.wait(30)
         try:
             return post_confirm(acme, order, key)()
         finally:
