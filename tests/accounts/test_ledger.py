@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Sum
 
 from accounts import money
@@ -243,6 +243,15 @@ class TestDatabaseRefusesChanges:
             Posting.objects.filter(ledger_account=ledger(acme.eur_master)).update(
                 amount=Decimal("1.00")
             )
+
+    def test_a_balance_cannot_be_written_below_zero(self, acme):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            LedgerAccount.objects.filter(pk=acme.eur_master.ledger_account_id).update(
+                balance=Decimal("-0.01")
+            )
+        assert ledger(acme.eur_master).balance == Decimal("250000.00")
+        # The outside world may go negative: that is where deposits come from.
+        assert external_account("EUR").balance < 0
 
 
 @pytest.mark.django_db(transaction=True)
