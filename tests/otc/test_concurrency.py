@@ -491,3 +491,37 @@ def test_a_duplicate_that_waits_too_long_gets_in_progress_and_can_retry(
     assert (again[0], again[1], again[2]) == (201, body, "true")
     assert balance(acme.eur_master) == master_before - Decimal("100.00")
     assert_ledger_invariants()
+
+
+def test_two_sells_approved_at_once_from_one_wallet_never_overdraw_it(
+    acme, desk, sell_quote, run_concurrently
+):
+    # 500 USDC in the wallet; each sell wants 300. Confirming moves nothing, so both confirm;
+    # at settlement only one can be delivered, the other fails and nothing of it moves.
+    orders = [sell_quote(acme, "300.000000", wallet=acme.wallet_secondary) for _ in range(2)]
+    for order in orders:
+        services.order_confirm(
+            order_id=order.pk,
+            customer=acme.customer,
+            side=order.side,
+            actor=services.Actor.for_user(acme.user, Channel.API),
+        )
+    master_before = balance(acme.eur_master)
+    alice, bob = operator("op-alice"), operator("op-bob")
+
+    results = run_concurrently(
+        [
+            lambda order=order, user=user: services.order_approve(
+                order_id=order.pk, actor=ops_actor(user)
+            )
+            for order, user in zip(orders, (alice, bob), strict=True)
+        ]
+    )
+
+    assert all(kind == "ok" for kind, _ in results), results
+    finals = sorted(Order.objects.get(pk=o.pk).status for o in orders)
+    assert finals == [Status.COMPLETED, Status.FAILED]
+    done = Order.objects.get(pk__in=[o.pk for o in orders], status=Status.COMPLETED)
+    assert balance(acme.wallet_secondary) == Decimal("200.000000")
+    assert balance(acme.eur_master) == master_before + done.final_destination_amount
+    assert_ledger_invariants()
