@@ -157,7 +157,7 @@ class DeliveryOutput(serializers.Serializer):
     endpointId = serializers.UUIDField()
     eventId = serializers.UUIDField()
     eventType = serializers.CharField()
-    status = serializers.ChoiceField(choices=Delivery.Status.values)
+    status = serializers.CharField(help_text="pending, succeeded or failed.")
     attemptCount = serializers.IntegerField()
     nextAttemptAt = serializers.DateTimeField(allow_null=True)
     lastAttemptAt = serializers.DateTimeField(allow_null=True)

@@ -48,6 +48,10 @@ RETRY_BASE_SECONDS = 10
 RETRY_FACTOR = 3
 RETRY_CAP_SECONDS = 4 * 3600
 RETRY_JITTER = 0.2
+# First attempts are sent in order of occurrence per endpoint; a later event waits (polling
+# every ORDERING_POLL_SECONDS) for an earlier one at most this long.
+ORDERING_WINDOW_SECONDS = 120
+ORDERING_POLL_SECONDS = 1.0
 
 
 def _setting(name: str, default):
@@ -371,15 +375,46 @@ def _claim(delivery_id, now: datetime) -> bool:
     )
 
 
+def _behind_an_earlier_event(delivery_id, now: datetime) -> bool:
+    """First attempts go out in order of occurrence per endpoint: a delivery waits while a
+    recent earlier event for the same endpoint has not had its first attempt yet (or is in
+    the middle of it). Retries do not hold later events back (a failing event must not
+    stall the rest for a day), and the wait is bounded by ``ORDERING_WINDOW_SECONDS``."""
+    delivery = (
+        Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING, attempt_count=0)
+        .select_related("event")
+        .first()
+    )
+    if delivery is None:
+        return False
+    event = delivery.event
+    return (
+        Delivery.objects.filter(
+            endpoint_id=delivery.endpoint_id,
+            status=Delivery.Status.PENDING,
+            event__created_at__gte=now - timedelta(seconds=ORDERING_WINDOW_SECONDS),
+        )
+        .filter(
+            Q(event__created_at__lt=event.created_at)
+            | Q(event__created_at=event.created_at, event_id__lt=event.pk)
+        )
+        .filter(Q(attempt_count=0) | Q(attempt_count=1, claimed_until__gte=now))
+        .exists()
+    )
+
+
 def delivery_attempt(*, delivery_id, now: datetime | None = None) -> float | None:
     """Make the attempt that is due for this delivery, if any, and log it. Returns the number
     of seconds after which the delivery should be looked at again, or None when nothing more
-    is to be done by this caller (sent, failed for good, not yet due, or unknown).
+    is to be done by this caller (sent, failed for good, not yet due, or unknown). A first
+    attempt waits for the first attempts of the endpoint's earlier events.
 
     Safe to run twice at once or again after a worker died: the attempt is claimed with a
     short lease first, and a duplicate that finds the lease held is told to come back after it.
     """
     now = now or timezone.now()
+    if _behind_an_earlier_event(delivery_id, now):
+        return ORDERING_POLL_SECONDS
     if not _claim(delivery_id, now):
         current = Delivery.objects.filter(pk=delivery_id).first()
         held = current and current.status == Delivery.Status.PENDING and current.claimed_until

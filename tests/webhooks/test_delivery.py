@@ -390,3 +390,38 @@ def test_the_body_sent_is_the_event_feed_representation(
     [request] = receiver.wait_for(1)
     feed = acme.client(acme.read_key).get("/api/v1/events").json()["data"]
     assert feed == [json.loads(request.body)]
+
+
+def test_first_attempts_go_out_in_order_of_occurrence_per_endpoint(acme, endpoint, receiver):
+    # Two transitions whose tasks reach the workers in the wrong order.
+    quote_buy(acme)
+    quote_buy(acme)
+    earlier, later = Delivery.objects.order_by("event__created_at")
+    assert services.delivery_attempt(delivery_id=later.pk) == services.ORDERING_POLL_SECONDS
+    assert receiver.requests == []
+    assert services.delivery_attempt(delivery_id=earlier.pk) is None
+    assert services.delivery_attempt(delivery_id=later.pk) is None
+    sent = [json.loads(r.body)["id"] for r in receiver.wait_for(2)]
+    assert sent == [str(earlier.event_id), str(later.event_id)]
+
+
+def test_a_failing_earlier_event_does_not_hold_later_ones_back(acme, endpoint, receiver):
+    quote_buy(acme)
+    quote_buy(acme)
+    earlier, later = Delivery.objects.order_by("event__created_at")
+    receiver.answer((500, 0, b"down"))
+    assert services.delivery_attempt(delivery_id=earlier.pk) is not None  # retry scheduled
+    assert services.delivery_attempt(delivery_id=later.pk) is None
+    later.refresh_from_db()
+    assert later.status == Delivery.Status.SUCCEEDED
+
+
+def test_the_ordering_wait_is_bounded(acme, endpoint, receiver):
+    quote_buy(acme)
+    quote_buy(acme)
+    earlier, later = Delivery.objects.order_by("event__created_at")
+    # The earlier event's task was lost; after the window the later one goes ahead anyway.
+    much_later = earlier.event.created_at + timedelta(seconds=services.ORDERING_WINDOW_SECONDS + 1)
+    assert services.delivery_attempt(delivery_id=later.pk, now=much_later) is None
+    later.refresh_from_db()
+    assert later.status == Delivery.Status.SUCCEEDED
