@@ -1,10 +1,12 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
+from otc.api.views import UnknownRouteApi
 from otc.health import healthz
 
 urlpatterns = [
     path("api/v1/", include("otc.api.urls")),
+    re_path(r"^api/", UnknownRouteApi.as_view()),  # other API versions: the JSON 404 too
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("", include("otc.web.urls")),
