@@ -11,7 +11,7 @@ from django.utils.html import escape
 
 from accounts.models import JournalEntry
 from otc import pricing
-from otc.models import Channel, Order, OrderApproval, OrderTransition, Side, Status
+from otc.models import Channel, OrderApproval, OrderTransition, Side, Status
 
 from .conftest import csrf_post, make_staff, pending_order, signed_in
 
@@ -54,7 +54,6 @@ def test_queue_lists_pending_orders_oldest_first_with_live_figures(acme, globex,
 def test_queue_leaves_out_orders_not_awaiting_approval(acme, alice):
     pending = pending_order(acme)
     done = pending_order(acme)
-    Order.objects.filter(pk=done.pk)  # decided through the service below, never by update()
     csrf_post(signed_in(alice), reject_url(done), {"reason": "KYC refresh due"})
 
     body = signed_in(alice).get("/ops/").content.decode()
@@ -493,3 +492,17 @@ def test_a_price_poll_after_sign_out_sends_the_page_to_sign_in(client):
     assert response.status_code == 401
     assert response["HX-Redirect"] == "/login/?next=/ops/"
     assert response.content == b""
+
+
+def test_search_query_count_does_not_grow_with_rows(acme, globex, alice):
+    client = signed_in(alice)
+    pending_order(acme)
+    client.get("/ops/orders/")
+    with CaptureQueriesContext(connection) as few:
+        client.get("/ops/orders/")
+    for world in (acme, globex, acme, globex):
+        order = pending_order(world)
+        csrf_post(client, approve_url(order), {"shown_rate": live_rate(order)})
+    with CaptureQueriesContext(connection) as many:
+        assert len(client.get("/ops/orders/").context["page"]) == 5
+    assert len(many) == len(few)
