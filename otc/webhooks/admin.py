@@ -69,7 +69,10 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
-    @admin.action(description="Re-enable the selected endpoints (resets the failure count)")
+    @admin.action(
+        description="Re-enable the selected endpoints (resets the failure count)",
+        permissions=["change"],
+    )
     def enable_endpoints(self, request, queryset):
         for endpoint in queryset:
             services.endpoint_update(endpoint=endpoint, enabled=True)
@@ -123,7 +126,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     def event_type(self, delivery: Delivery) -> str:
         return delivery.event.type
 
-    @admin.action(description="Redeliver the selected deliveries")
+    @admin.action(description="Redeliver the selected deliveries", permissions=["change"])
     def redeliver(self, request, queryset):
         done = 0
         for delivery in queryset.select_related("event", "endpoint"):
