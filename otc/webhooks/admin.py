@@ -3,6 +3,8 @@ its attempts, and actions that go through the services (redeliver, re-enable).""
 
 from django.contrib import admin, messages
 from django.db.models import Q
+from django.urls import reverse
+from django.utils.html import format_html
 
 from accounts.errors import DomainError
 
@@ -43,6 +45,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         "consecutive_failures",
         "failing_since",
         "disabled_reason",
+        "delivery_log",
         "created_at",
     )
     list_filter = (FailingFilter, "enabled", "customer")
@@ -68,6 +71,11 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    @admin.display(description="deliveries")
+    def delivery_log(self, endpoint: WebhookEndpoint) -> str:
+        url = reverse("admin:webhooks_delivery_changelist")
+        return format_html('<a href="{}?endpoint__id__exact={}">log</a>', url, endpoint.pk)
 
     @admin.action(
         description="Re-enable the selected endpoints (resets the failure count)",
@@ -121,6 +129,13 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def lookup_allowed(self, lookup, value, request=None) -> bool:
+        # One endpoint's log, linked from the endpoint list and the ops console:
+        # /admin/webhooks/delivery/?endpoint__id__exact=<id>
+        if lookup in ("endpoint__id__exact", "event__id__exact"):
+            return True
+        return super().lookup_allowed(lookup, value, request)
 
     @admin.display(description="event")
     def event_type(self, delivery: Delivery) -> str:

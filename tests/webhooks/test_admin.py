@@ -81,3 +81,21 @@ def test_supervisors_can_re_enable(failing_and_healthy):
     )
     failing.refresh_from_db()
     assert failing.enabled and failing.consecutive_failures == 0 and not failing.disabled_reason
+
+
+def test_an_endpoints_delivery_log_is_one_click_away(
+    acme, globex, receiver, django_capture_on_commit_callbacks
+):
+    mine = services.endpoint_create(customer=acme.customer, url=receiver.url + "/acme")
+    services.endpoint_create(customer=globex.customer, url=receiver.url + "/globex")
+    with django_capture_on_commit_callbacks(execute=True):
+        quote_buy(acme)
+        quote_buy(globex)
+    operator = staff_client("op-bob", "operators")
+    listing = operator.get("/admin/webhooks/webhookendpoint/").content.decode()
+    link = f"/admin/webhooks/delivery/?endpoint__id__exact={mine.pk}"
+    assert link in listing
+    log = operator.get(link)
+    assert log.status_code == 200
+    page = log.content.decode()
+    assert "/acme" in page and "/globex" not in page
