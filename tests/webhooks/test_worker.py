@@ -88,7 +88,10 @@ def stop(process: subprocess.Popen) -> None:
 def real_broker():
     if not settings.REDIS_URL:
         pytest.skip("needs Redis (REDIS_URL)")
-    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    # Nothing left over from an earlier run: queued messages, and unacknowledged ones a
+    # killed worker left behind (kombu's Redis transport keeps them in these two keys).
+    app.control.purge()
+    redis.Redis.from_url(settings.REDIS_URL).delete("unacked", "unacked_index")
     app.conf.task_always_eager = False
     yield
     app.conf.task_always_eager = True
