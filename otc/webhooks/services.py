@@ -473,6 +473,12 @@ def _delivery_record(
     finished = now + timedelta(milliseconds=duration_ms)
     retry_in = None
     with transaction.atomic():
+        # Endpoint before delivery: the same lock order as disabling an endpoint.
+        endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=delivery.endpoint_id)
+        endpoint = endpoint.first()
+        delivery = Delivery.objects.select_for_update().filter(pk=delivery.pk).first()
+        if endpoint is None or delivery is None:
+            return None  # the customer deleted the endpoint while we were sending
         attempt.finished_at = finished
         attempt.status_code = response.status_code
         attempt.duration_ms = duration_ms
@@ -480,8 +486,6 @@ def _delivery_record(
         attempt.error = error_text[:300]
         attempt.response_excerpt = response.excerpt
         attempt.save()
-        delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
-        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=delivery.endpoint_id)
         delivery.claimed_until = None
         delivery.last_attempt_at = now
         delivery.last_status_code = response.status_code

@@ -425,3 +425,22 @@ def test_the_ordering_wait_is_bounded(acme, endpoint, receiver):
     assert services.delivery_attempt(delivery_id=later.pk, now=much_later) is None
     later.refresh_from_db()
     assert later.status == Delivery.Status.SUCCEEDED
+
+
+def test_an_endpoint_deleted_while_sending_ends_the_delivery_quietly(
+    acme, endpoint, receiver, monkeypatch
+):
+    quote_buy(acme)
+    delivery = Delivery.objects.get()
+    real_post = services._post
+
+    def post_then_delete(target, **kwargs):
+        # The receiver's answer arrives after the customer deleted the endpoint.
+        response = real_post(target, **kwargs)
+        services.endpoint_delete(endpoint=endpoint)
+        return response
+
+    monkeypatch.setattr(services, "_post", post_then_delete)
+    assert services.delivery_attempt(delivery_id=delivery.pk) is None
+    assert len(receiver.requests) == 1
+    assert not Delivery.objects.exists()
