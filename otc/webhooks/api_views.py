@@ -24,6 +24,17 @@ WEBHOOK_SCOPES = {
 }
 NOT_FOUND = ((404, "WEBHOOK_ENDPOINT_NOT_FOUND"),)
 URL_ERRORS = ((422, "URL_NOT_ALLOWED"),)
+DELIVERY_DOC = (
+    "Register a URL to receive a POST for every order transition (`otc_order.<status>`), "
+    'body `{"id", "type", "createdAt", "data": {<the order as GET otc-exchanges/{id} shows it>, '
+    '"previousStatus"}}`. Deliveries are signed per Standard Webhooks: headers `webhook-id` '
+    "(the event id, the same on every retry: use it to de-duplicate), `webhook-timestamp` and "
+    "`webhook-signature` (`v1,<base64 HMAC-SHA256 of id.timestamp.body>` with the `whsec_` "
+    "secret returned here once). Answer 2xx within 10 s; anything else, a timeout or a redirect "
+    "is retried with exponential backoff and jitter for about a day (13 attempts), then the "
+    "delivery fails; an endpoint whose deliveries fail 10 times in a row is disabled with the "
+    "reason. URLs must be https and resolve to public addresses."
+)
 PAGE_PARAMS = [
     OpenApiParameter("page", int, description="From 1."),
     OpenApiParameter("limit", int, description="Default 50, max 100."),
@@ -73,6 +84,7 @@ class EndpointListCreateApi(WebhookApi):
         operation_id="webhook_endpoints_create",
         tags=["webhooks"],
         request=s.EndpointCreateInput,
+        description=DELIVERY_DOC,
         responses={
             201: _envelope(s.EndpointWithSecretOutput()),
             **_errors(*BODY_ERRORS, *AUTH_ERRORS, *URL_ERRORS, (422, "ENDPOINT_LIMIT_REACHED")),
