@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.queue, name="queue"),
     path("price/", views.price_panel, name="price"),
     path("treasury/", views.treasury, name="treasury"),
+    path("webhooks/", views.failing_webhooks, name="webhooks"),
     path("orders/", views.order_search, name="orders"),
     path("orders/export.csv", views.order_export, name="orders_csv"),
     path("orders/<uuid:order_id>/", views.order_detail, name="order"),

@@ -211,6 +211,21 @@ def treasury(request):
     )
 
 
+# --- customers' failing webhook endpoints -----------------------------------------------------
+
+
+@require_GET
+@operator_required("webhooks.view_webhookendpoint")
+def failing_webhooks(request):
+    from otc.webhooks.selectors import failing_endpoints
+
+    return render(
+        request,
+        "ops/webhooks.html",
+        {"endpoints": _page(request, failing_endpoints(), SEARCH_PAGE_SIZE)},
+    )
+
+
 # --- search and export ------------------------------------------------------------------------
 
 

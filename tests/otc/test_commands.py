@@ -39,7 +39,7 @@ def seed() -> dict:
 
 CUSTOMER_SHAPE = {
     "id": str,
-    "apiKeys": {"read": str, "write": str},
+    "apiKeys": {"read": str, "write": str, "all": str},  # "all": issue 5 (webhooks)
     "accounts": {"eurMaster": str, "eurSecondary": str, "eurInactive": str, "usd": str},
     "wallets": {"primary": str, "secondary": str, "noUsdc": str},
     "user": {"username": str, "password": str},
@@ -99,6 +99,10 @@ def test_seed_demo_data_is_what_it_says(client):
         acme["accounts"]["eurMaster"],
         acme["accounts"]["eurSecondary"],
     }
+    everything = APIClient()
+    everything.credentials(HTTP_X_API_KEY=acme["apiKeys"]["all"])
+    assert everything.get("/api/v1/webhook-endpoints").status_code == 200
+    assert read.get("/api/v1/webhook-endpoints").status_code == 403
     refused = read.post("/api/v1/otc-exchanges/quote", {}, format="json")
     assert (refused.status_code, refused.json()["error"]["code"]) == (403, "INSUFFICIENT_SCOPE")
     write = APIClient()
@@ -141,6 +145,7 @@ def test_seed_demo_is_idempotent_with_fresh_keys_and_balances_not_doubled():
         )
         assert a["apiKeys"]["read"] != b["apiKeys"]["read"]
         assert a["apiKeys"]["write"] != b["apiKeys"]["write"]
+        assert a["apiKeys"]["all"] != b["apiKeys"]["all"]
     assert first["operator"] == second["operator"]
     assert dict(LedgerAccount.objects.values_list("code", "balance")) == balances
     assert (Customer.objects.count(), FiatAccount.objects.count(), Wallet.objects.count()) == counts

@@ -14,6 +14,7 @@ from django.db import transaction
 from accounts import money
 from accounts.ledger import deposit
 from accounts.models import (
+    ALL_SCOPES,
     SCOPE_READ,
     SCOPE_WRITE,
     Customer,
@@ -133,9 +134,14 @@ class Command(BaseCommand):
             _, write_key = api_key_create(
                 customer=customer, scopes=[SCOPE_READ, SCOPE_WRITE], name="demo write"
             )
+            _, all_key = api_key_create(
+                customer=customer, scopes=list(ALL_SCOPES), name="demo all scopes"
+            )
             result["customers"][slug] = {
                 "id": str(customer.pk),
-                "apiKeys": {"read": read_key, "write": write_key},
+                # "all" (every scope, webhooks included) is the webhooks issue's addition to
+                # the contract's shape.
+                "apiKeys": {"read": read_key, "write": write_key, "all": all_key},
                 "accounts": {k: str(v.pk) for k, v in accounts.items()},
                 "wallets": {k: str(v.pk) for k, v in wallets.items()},
                 "user": {"username": username, "password": DEMO_PASSWORD},
