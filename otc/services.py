@@ -455,6 +455,8 @@ def order_approve(*, order_id: uuid.UUID, actor: Actor, shown_rate: Decimal | No
                     rate=money.format_rate(rate),
                     movedBps=str(moved),
                 )
+        destination = pricing.destination_amount(order.side, order.source_amount, rate)
+        _check_treasury_covers(order, destination)
         four_eyes = ""
         if order_needs_four_eyes(order):
             first = _four_eyes_approval(order, actor, rate)
@@ -464,9 +466,7 @@ def order_approve(*, order_id: uuid.UUID, actor: Actor, shown_rate: Decimal | No
         order.approve()
         order.final_mid_rate = mid
         order.final_rate = rate
-        order.final_destination_amount = pricing.destination_amount(
-            order.side, order.source_amount, rate
-        )
+        order.final_destination_amount = destination
         order.approved_at = timezone.now()
         order.approved_by = actor.user
         order.save()
@@ -481,6 +481,25 @@ def order_approve(*, order_id: uuid.UUID, actor: Actor, shown_rate: Decimal | No
 
         settle_order.delay_on_commit(str(order.pk))
     return order
+
+
+def _check_treasury_covers(order: Order, destination_amount: Decimal) -> None:
+    """The desk approves only what its treasury can pay out now (buy: USDC, sell: EUR);
+    otherwise settlement would fail and the customer's order with it."""
+    if order.side == Side.BUY:
+        network = Wallet.objects.values_list("network", flat=True).get(pk=order.wallet_id)
+        available, currency = treasury_wallet(network).ledger_account.balance, money.USDC
+    else:
+        available, currency = treasury_fiat_account().ledger_account.balance, money.EUR
+    if available < destination_amount:
+        raise error(
+            "TREASURY_INSUFFICIENT",
+            409,
+            f"The treasury holds {money.format_amount(available, currency)} {currency}, less "
+            "than this order pays out; top it up before approving, or reject the order.",
+            available=money.format_amount(available, currency),
+            required=money.format_amount(destination_amount, currency),
+        )
 
 
 def order_eur_equivalent(order: Order) -> Decimal:

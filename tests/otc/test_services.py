@@ -330,12 +330,16 @@ def test_a_sell_whose_usdc_is_gone_at_approval_fails_and_nothing_moves(
     assert not JournalEntry.objects.filter(reference_id=order.pk).exists()
 
 
-def test_a_buy_the_treasury_cannot_deliver_fails_and_is_refunded(
+def test_a_buy_the_treasury_can_no_longer_deliver_at_settlement_fails_and_is_refunded(
     acme, desk, operator, django_capture_on_commit_callbacks
 ):
+    # Approval checks the treasury covers the order (tests/otc/test_treasury_guard.py); the
+    # treasury can still be drained between approval and settlement.
     master = balance(acme.eur_master)
     quote = api_quote(acme, buy_body(acme, "1000.00"))
     api_confirm(acme, quote, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=False):
+        services.order_approve(order_id=quote["quoteId"], actor=ops(operator))
     post_entry(
         legs=transfer_legs(
             desk["usdc"].ledger_account, acme.wallet_secondary.ledger_account, balance(desk["usdc"])
@@ -343,8 +347,7 @@ def test_a_buy_the_treasury_cannot_deliver_fails_and_is_refunded(
         kind=Kind.DEPOSIT,
         description="treasury drained",
     )
-    order = approve(quote["quoteId"], operator, django_capture_on_commit_callbacks)
-    assert order.status == Status.FAILED
+    assert tasks.settle_order(quote["quoteId"]) == Status.FAILED
     assert balance(acme.eur_master) == master
 
 
