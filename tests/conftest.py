@@ -1,8 +1,10 @@
 """Shared fixtures: a desk with its treasury, two customers with funded resources, API
 clients authenticated as each, and ledger invariants checked after every test."""
 
+import os
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -132,3 +134,43 @@ def _ledger_invariants(request):
     yield
     if uses_db:
         assert_ledger_invariants()
+
+
+# --- real Chromium for the browser tests ------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package; Playwright's own download cannot work here
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium for the whole run, shared by every suite's browser tests (a thread
+    can hold only one sync Playwright at a time). Started on first use."""
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    # Playwright's sync API runs an event loop in this thread; the tests' own ORM calls
+    # (fixtures, assertions) would otherwise be refused as "async unsafe".
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    """Where browser tests save their screenshots (kept by CI as test artifacts)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
