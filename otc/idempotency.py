@@ -102,3 +102,23 @@ def run_once(
                 "A request with this Idempotency-Key is still being processed; retry shortly.",
             ) from None
         raise
+
+
+def order_confirm_once(
+    *, customer: Customer, key: uuid.UUID, order_id: uuid.UUID, side: str, actor
+) -> StoredResponse:
+    """``POST /otc-exchanges``: confirm a quote at most once per key. The API and the portal
+    both call this, so a key means the same thing whichever way the customer came in."""
+    from . import services
+
+    def confirm() -> tuple[int, dict]:
+        order = services.order_confirm(order_id=order_id, customer=customer, side=side, actor=actor)
+        return 201, {"data": {"orderId": str(order.pk), "status": order.status}}
+
+    request = {"quoteId": str(order_id), "side": side}
+    return run_once(
+        customer=customer,
+        key=key,
+        action=confirm,
+        request_fingerprint=fingerprint("POST", "/api/v1/otc-exchanges", request),
+    )

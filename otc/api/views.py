@@ -328,25 +328,12 @@ class OrderListCreateApi(APIView):
         key = idempotency.parse_key(request.headers.get("Idempotency-Key"))
         body = s.ConfirmInput(data=request.data)
         body.is_valid(raise_exception=True)
-        customer = request.user.customer
-        actor = _actor(request)
-
-        def confirm() -> tuple[int, dict]:
-            order = services.order_confirm(
-                order_id=body.validated_data["quoteId"],
-                customer=customer,
-                side=body.validated_data["side"],
-                actor=actor,
-            )
-            return 201, {"data": {"orderId": str(order.pk), "status": order.status}}
-
-        stored = idempotency.run_once(
-            customer=customer,
+        stored = idempotency.order_confirm_once(
+            customer=request.user.customer,
             key=key,
-            action=confirm,
-            request_fingerprint=idempotency.fingerprint(
-                "POST", request.path, body.validated_data | {}
-            ),
+            order_id=body.validated_data["quoteId"],
+            side=body.validated_data["side"],
+            actor=_actor(request),
         )
         response = HttpResponse(stored.body, status=stored.status, content_type="application/json")
         if stored.replayed:

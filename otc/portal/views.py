@@ -256,20 +256,8 @@ def quote_confirm(request, order_id: uuid.UUID):
         key = idempotency.parse_key(request.POST.get("idempotency_key"))
         if side not in Side.values:
             raise error("VALIDATION_ERROR", 400, "Unknown side.", side=["Choose buy or sell."])
-
-        def confirm() -> tuple[int, dict]:
-            order = services.order_confirm(
-                order_id=order_id, customer=customer, side=side, actor=actor
-            )
-            return 201, {"data": {"orderId": str(order.pk), "status": order.status}}
-
-        stored = idempotency.run_once(
-            customer=customer,
-            key=key,
-            action=confirm,
-            request_fingerprint=idempotency.fingerprint(
-                "POST", request.path, {"quoteId": str(order_id), "side": side}
-            ),
+        stored = idempotency.order_confirm_once(
+            customer=customer, key=key, order_id=order_id, side=side, actor=actor
         )
     except DomainError as exc:
         return _confirm_failed(request, order_id, describe_exception(exc), exc.status)
