@@ -174,3 +174,13 @@ def artifacts() -> Path:
     """Where browser tests save their screenshots (kept by CI as test artifacts)."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def page(chromium):
+    """A fresh browser tab with its own cookies."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    tab = context.new_page()
+    yield tab
+    context.close()
