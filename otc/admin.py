@@ -1,11 +1,14 @@
-"""Admin for orders and their records. Orders are read-only: their transitions are offered as
-admin actions that call the same services as the operator console (row lock, ledger, log,
-four-eyes), never django-fsm's save-based buttons."""
+"""Admin for orders and their records. Orders are read-only: their two operator decisions are
+offered as django-fsm's admin transition buttons and as list actions, and both run the same
+services as the operator console (row lock, ledger, log, four-eyes) instead of django-fsm's
+default transition-and-save."""
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
+from django_fsm.admin import FSMAdminMixin
 
 from accounts import money
 from accounts.errors import DomainError
@@ -67,7 +70,14 @@ class RejectForm(forms.Form):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdmin):
+class OrderAdmin(FSMAdminMixin, ReadOnlyAdmin):
+    """Orders are read-only. Operators with ``otc.approve_order`` see django-fsm's transition
+    buttons (approve, reject) on an order's page and the same two actions on the list; both
+    run the services, never a bare transition-and-save."""
+
+    fsm_fields = ["status"]
+    fsm_forms = {"reject": "otc.admin.RejectForm"}
+    ADMIN_TRANSITIONS = frozenset({"approve", "reject"})
     list_display = (
         "id",
         "customer",
@@ -87,6 +97,65 @@ class OrderAdmin(ReadOnlyAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
+
+    # --- django-fsm's admin integration, executed by the services ---------------------------
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # Only so the transition buttons can post; every field stays read-only.
+        return request.user.has_perm("otc.approve_order")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "POST":
+            # Nothing on the page is editable: a POST is a transition button, handed straight
+            # to django-fsm's handler (which calls _apply_fsm_transition below).
+            order = self.get_object(request, object_id)
+            if (
+                self.fsm_post_param not in request.POST
+                or order is None
+                or not self.has_change_permission(request, order)
+            ):
+                raise PermissionDenied("Orders are read-only; use an approve or reject button.")
+            return self.response_change(request, order)
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            "show_delete": False,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change) -> None:
+        """Nothing on an order is edited here; a decision is taken in ``_apply_fsm_transition``."""
+
+    def save_related(self, request, form, formsets, change) -> None:
+        pass
+
+    def is_fsm_transition_visible(self, transition) -> bool:
+        return transition.name in self.ADMIN_TRANSITIONS
+
+    def _apply_fsm_transition(self, *, obj, transition_name, request, kwargs=None) -> bool:
+        actor = self._actor(request)
+        try:
+            if transition_name == "approve":
+                order = services.order_approve(order_id=obj.pk, actor=actor)
+            elif transition_name == "reject":
+                order = services.order_reject(
+                    order_id=obj.pk, actor=actor, reason=(kwargs or {}).get("reason", "")
+                )
+            else:
+                raise PermissionDenied(f"{transition_name} is not an operator decision.")
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return False
+        if order.status == Status.PENDING_APPROVAL:
+            message = "First approval recorded; a second operator must approve."
+        elif order.status == Status.REJECTED:
+            message = "Rejected; the customer sees the reason."
+        else:
+            message = f"Approved at {money.format_rate(order.final_rate)}."
+        self.message_user(request, message, messages.SUCCESS)
+        return True
 
     @admin.display(description="source")
     def source(self, order: Order) -> str:

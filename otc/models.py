@@ -148,11 +148,25 @@ class Order(ConcurrentTransitionMixin, models.Model):
     def requote(self) -> None:
         pass
 
-    @transition(field=status, source=Status.PENDING_APPROVAL, target=Status.APPROVED)
+    # The two operator decisions carry their permission and a label for django-fsm's admin
+    # buttons (otc.admin.OrderAdmin routes the buttons through the services).
+    @transition(
+        field=status,
+        source=Status.PENDING_APPROVAL,
+        target=Status.APPROVED,
+        permission="otc.approve_order",
+        custom={"label": "Approve at the live rate"},
+    )
     def approve(self) -> None:
         pass
 
-    @transition(field=status, source=Status.PENDING_APPROVAL, target=Status.REJECTED)
+    @transition(
+        field=status,
+        source=Status.PENDING_APPROVAL,
+        target=Status.REJECTED,
+        permission="otc.approve_order",
+        custom={"label": "Reject (with a reason)"},
+    )
     def reject(self) -> None:
         pass
 
