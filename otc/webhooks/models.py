@@ -25,10 +25,18 @@ class Event(models.Model):
     order_id = models.UUIDField(null=True, blank=True, db_index=True)
     data = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # On PostgreSQL, the id of the transaction that wrote the event. The feed is ordered by it
+    # and shows only events of transactions older than every one still running, so a reader
+    # never steps past an event whose transaction commits later (0 on SQLite, whose writers
+    # are serialized anyway).
+    txid = models.BigIntegerField(default=0)
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["customer", "created_at", "id"])]
+        indexes = [
+            models.Index(fields=["customer", "created_at", "id"]),
+            models.Index(fields=["customer", "txid", "created_at", "id"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} {self.id}"

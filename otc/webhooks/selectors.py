@@ -2,6 +2,7 @@
 
 import uuid
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from accounts.errors import error
@@ -39,12 +40,33 @@ def event_get(*, customer: Customer, event_id) -> Event:
     return event
 
 
+def _visible_events(events: QuerySet[Event]) -> QuerySet[Event]:
+    """On PostgreSQL, only events written by transactions older than the oldest one still
+    running (those have committed or never will), plus the reader's own."""
+    if connection.vendor != "postgresql":
+        return events
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint,"
+            " pg_current_xact_id_if_assigned()::text::bigint"
+        )
+        horizon, own = cursor.fetchone()
+    visible = Q(txid__lt=horizon)
+    if own is not None:
+        visible |= Q(txid=own)
+    return events.filter(visible)
+
+
 def event_feed(
     *, customer: Customer, after: uuid.UUID | None, types: list[str] | None, limit: int
 ) -> tuple[list[Event], bool]:
     """The customer's order events, oldest first, strictly after the ``after`` event; and
-    whether more follow. Test events are for one endpoint and stay out of the feed."""
-    events = Event.objects.filter(customer=customer).exclude(type=TEST_EVENT)
+    whether more follow. Test events are for one endpoint and stay out of the feed.
+
+    Order of occurrence is the order of the writing transactions (``txid``), and only events
+    of transactions older than every one still running are shown: a transaction that started
+    earlier but commits later can therefore never slip in behind a reader's cursor."""
+    events = _visible_events(Event.objects.filter(customer=customer).exclude(type=TEST_EVENT))
     if after is not None:
         cursor = Event.objects.filter(customer=customer, pk=after).first()
         if cursor is None:
@@ -55,11 +77,13 @@ def event_feed(
                 after=["No such event (events are kept 30 days)."],
             )
         events = events.filter(
-            Q(created_at__gt=cursor.created_at) | Q(created_at=cursor.created_at, id__gt=cursor.id)
+            Q(txid__gt=cursor.txid)
+            | Q(txid=cursor.txid, created_at__gt=cursor.created_at)
+            | Q(txid=cursor.txid, created_at=cursor.created_at, id__gt=cursor.id)
         )
     if types:
         events = events.filter(type__in=types)
-    rows = list(events.order_by("created_at", "id")[: limit + 1])
+    rows = list(events.order_by("txid", "created_at", "id")[: limit + 1])
     return rows[:limit], len(rows) > limit
 
 

@@ -20,7 +20,7 @@ from functools import partial
 
 import httpx
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from standardwebhooks import Webhook
@@ -133,6 +133,14 @@ def _enqueue(delivery_ids: list[str]) -> None:
         deliver.delay(delivery_id)
 
 
+def _current_txid() -> int:
+    if connection.vendor != "postgresql":
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_xact_id()::text::bigint")
+        return cursor.fetchone()[0]
+
+
 def event_emit(
     *,
     customer: Customer,
@@ -144,7 +152,9 @@ def event_emit(
     """Write an event and its deliveries in the current transaction; send after commit.
     ``endpoints`` restricts the fan-out (the test event goes to one endpoint only)."""
     with transaction.atomic():
-        event = Event.objects.create(customer=customer, type=type, data=data, order_id=order_id)
+        event = Event.objects.create(
+            customer=customer, type=type, data=data, order_id=order_id, txid=_current_txid()
+        )
         if endpoints is None:
             endpoints = [
                 e
