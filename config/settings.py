@@ -224,6 +224,7 @@ SPECTACULAR_SETTINGS = {
 # --- The desk -------------------------------------------------------------------------------
 OTC_QUOTE_TTL_SECONDS = env.int("OTC_QUOTE_TTL_SECONDS", default=60)
 OTC_PRICE_FEED = env.str("OTC_PRICE_FEED", default="simulated")
+OTC_KRAKEN_API_URL = env.str("OTC_KRAKEN_API_URL", default="https://api.kraken.com")
 OTC_WEBHOOKS_ALLOW_PRIVATE = env.bool("OTC_WEBHOOKS_ALLOW_PRIVATE", default=DEBUG)
 OTC_WEBHOOKS_TIMEOUT_SECONDS = env.float("OTC_WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
 OTC_WEBHOOKS_MAX_ATTEMPTS = env.int("OTC_WEBHOOKS_MAX_ATTEMPTS", default=13)

@@ -2,8 +2,9 @@
 
 ``simulated`` is a market that moves smoothly with time. It is a pure function of the clock,
 so every web process and worker sees the same price without sharing any state.
-``static:<rate>`` pins the mid (tests, demos). A real exchange adapter would implement the
-same ``PriceFeed`` protocol and keep its snapshot in Redis.
+``static:<rate>`` pins the mid (tests, demos). ``kraken`` reads a real exchange (Kraken's
+public USDC/EUR ticker) and shares one short-lived snapshot between processes in the cache
+(Redis in production).
 """
 
 import math
@@ -11,7 +12,9 @@ import time
 from decimal import Decimal
 from typing import Protocol
 
+import httpx
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 
 from accounts import money
@@ -51,10 +54,65 @@ class SimulatedFeed:
         return money.quantize_rate(Decimal(repr(self.BASE * (1 + drift + ripple))))
 
 
+class KrakenFeed:
+    """Kraken's public ticker for the USDC/EUR pair: the mid of the best bid and ask (EUR per
+    USDC), inverted to USDC per EUR. Every web process and worker shares one snapshot through
+    the cache for ``snapshot_seconds``; past that the exchange is asked again, and when it
+    cannot answer (or answers nonsense) the feed is unavailable: the desk never prices or
+    approves on a stale market."""
+
+    CACHE_KEY = "otc:price-feed:kraken:mid"
+    PAIR = "USDCEUR"
+
+    def __init__(self, base_url: str, *, snapshot_seconds: float = 2, timeout: float = 3) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.snapshot_seconds = snapshot_seconds
+        self.timeout = timeout
+
+    def mid_rate(self) -> Decimal:
+        cached = cache.get(self.CACHE_KEY)
+        if cached is not None:
+            return Decimal(cached)
+        rate = self._fetch()
+        cache.set(self.CACHE_KEY, str(rate), self.snapshot_seconds)
+        return rate
+
+    def _fetch(self) -> Decimal:
+        transport = httpx.HTTPTransport(retries=2)  # connection errors only
+        try:
+            with httpx.Client(transport=transport, timeout=self.timeout) as client:
+                response = client.get(
+                    f"{self.base_url}/0/public/Ticker", params={"pair": self.PAIR}
+                )
+                response.raise_for_status()
+                body = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise ProviderUnavailable("The exchange's price feed cannot be reached.") from exc
+        try:
+            if body.get("error"):
+                raise ValueError(body["error"])
+            (ticker,) = body["result"].values()
+            ask, bid = Decimal(ticker["a"][0]), Decimal(ticker["b"][0])
+            if not (0 < bid <= ask) or (ask - bid) / ask > Decimal("0.02"):
+                raise ValueError(f"implausible book: bid {bid}, ask {ask}")
+        except (
+            AttributeError,
+            KeyError,
+            IndexError,
+            TypeError,
+            ValueError,
+            ArithmeticError,
+        ) as exc:
+            raise ProviderUnavailable("The exchange's price feed answered nonsense.") from exc
+        return money.quantize_rate(2 / (ask + bid))
+
+
 def price_feed() -> PriceFeed:
     spec = settings.OTC_PRICE_FEED
     if spec == "simulated":
         return SimulatedFeed()
+    if spec == "kraken":
+        return KrakenFeed(settings.OTC_KRAKEN_API_URL)
     if spec.startswith("static:"):
         try:
             return StaticFeed(Decimal(spec.removeprefix("static:")))
