@@ -90,6 +90,18 @@ class OrderListQuery(serializers.Serializer):
     status = serializers.ChoiceField(choices=Status.values, required=False)
     side = serializers.ChoiceField(choices=Side.values, required=False)
 
+    def validate(self, attrs):
+        # A parameter sent empty (``?page=``) is not a positive integer or a known value; DRF
+        # would quietly fall back to the default.
+        blank = {
+            name: ["This field may not be blank."]
+            for name in self.fields
+            if name in self.initial_data and not str(self.initial_data.get(name, "")).strip()
+        }
+        if blank:
+            raise serializers.ValidationError(blank)
+        return attrs
+
 
 class TokenInput(serializers.Serializer):
     username = serializers.CharField(max_length=150)
