@@ -196,6 +196,7 @@ REST_FRAMEWORK = {
         "token": env.str("OTC_TOKEN_RATE_LIMIT", default="10/min"),
     },
     "EXCEPTION_HANDLER": "otc.api.errors.api_exception_handler",
+    "DEFAULT_METADATA_CLASS": "otc.api.metadata.EnvelopeMetadata",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     "COERCE_DECIMAL_TO_STRING": True,

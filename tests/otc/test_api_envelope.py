@@ -224,3 +224,12 @@ def test_a_client_that_accepts_only_html_gets_a_json_406(acme):
 @pytest.mark.parametrize("path", [f"{ACCOUNTS}/", f"{ORDERS}/", f"{QUOTE}/"])
 def test_trailing_slash_is_not_a_route(acme, path):
     assert_error(acme.client().get(path), 404, "NOT_FOUND")
+
+
+def test_options_answers_in_the_data_envelope(acme):
+    response = acme.client().options("/api/v1/otc-exchanges")
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"data"}
+    assert set(body["data"]["allowedMethods"]) == {"GET", "HEAD", "POST", "OPTIONS"}
+    assert response["X-Request-Id"]
