@@ -1,6 +1,8 @@
 """The customer API (seed 000). One thin class per route: parse, call a service or selector,
 render. Errors are raised and turned into the envelope by ``otc.api.errors``."""
 
+import math
+import time
 import uuid
 
 from django.core.cache import cache
@@ -19,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import money
-from accounts.errors import ProviderUnavailable, error
+from accounts.errors import DomainError, ProviderUnavailable, error
 from accounts.selectors import eligible_fiat_accounts
 from accounts.services import session_token_issue
 from otc import idempotency, selectors, services
@@ -107,22 +109,26 @@ class TokenCreateApi(APIView):
         body.is_valid(raise_exception=True)
         username = body.validated_data["username"]
         failures_key = f"otc:token-failures:{username.lower()}"
+        since_key = f"{failures_key}:since"
         if (cache.get(failures_key) or 0) >= self.MAX_FAILURES:
+            elapsed = time.time() - (cache.get(since_key) or time.time())
+            wait_seconds = max(1, math.ceil(self.FAILURE_WINDOW - elapsed))
             raise error(
                 "RATE_LIMITED",
                 429,
                 "Too many failed sign-in attempts; wait a few minutes.",
-                retry_after_ms=self.FAILURE_WINDOW * 1000,
+                retry_after_ms=wait_seconds * 1000,
             )
         try:
             token, expires_at = session_token_issue(
                 username=username, password=body.validated_data["password"]
             )
-        except Exception:
-            cache.add(failures_key, 0, self.FAILURE_WINDOW)
+        except DomainError:
+            if cache.add(failures_key, 0, self.FAILURE_WINDOW):
+                cache.set(since_key, time.time(), self.FAILURE_WINDOW)
             cache.incr(failures_key)
             raise
-        cache.delete(failures_key)
+        cache.delete_many([failures_key, since_key])
         return _data({"accessToken": token, "tokenType": "Bearer", "expiresAt": iso_ms(expires_at)})
 
 

@@ -283,6 +283,25 @@ def test_failed_sign_ins_are_throttled_per_username(acme, globex):
     assert issue_token(globex.user, client=client).status_code == 200
 
 
+def test_the_lockout_tells_how_long_is_left_of_its_window(acme):
+    import time
+
+    from django.core.cache import cache
+
+    client = APIClient()
+    for _ in range(5):
+        assert_error(issue_token(acme.user, "wrong", client), 401, "INVALID_CREDENTIALS")
+    first = issue_token(acme.user, client=client)
+    assert 295 <= int(first["Retry-After"]) <= 300
+    # 100 s into the 300 s window (the window's start moved back instead of waiting).
+    since_key = f"otc:token-failures:{acme.user.username.lower()}:since"
+    cache.set(since_key, time.time() - 100, 300)
+    later = issue_token(acme.user, client=client)
+    err = assert_error(later, 429, "RATE_LIMITED")
+    assert 195 <= int(later["Retry-After"]) <= 200
+    assert err["details"]["retry_after_ms"] == int(later["Retry-After"]) * 1000
+
+
 def test_successful_sign_in_resets_the_failure_count(acme):
     for _ in range(4):
         assert_error(issue_token(acme.user, "wrong"), 401, "INVALID_CREDENTIALS")
