@@ -1,7 +1,8 @@
 """Admin for customers, their users and keys, fiat accounts and the ledger.
 
 Money records are read-only here: balances move only through the ledger's services, and
-journal entries and postings are immutable. Supervisors edit customers' spread and limits.
+journal entries and postings are immutable. Supervisors edit customers' limits here and their
+fee schedules in otc.admin.
 """
 
 from django.contrib import admin, messages
@@ -42,7 +43,6 @@ class CustomerAdmin(admin.ModelAdmin):
     list_display = (
         "name",
         "slug",
-        "spread_bps",
         "min_order_eur",
         "max_order_eur",
         "min_order_usdc",
@@ -57,7 +57,6 @@ class CustomerAdmin(admin.ModelAdmin):
             "Pricing and limits",
             {
                 "fields": (
-                    "spread_bps",
                     ("min_order_eur", "max_order_eur"),
                     ("min_order_usdc", "max_order_usdc"),
                 )

@@ -26,7 +26,37 @@ AMOUNT_FIELD = {"max_digits": 24, "decimal_places": 6}
 
 
 def default_spread_bps() -> int:
-    return settings.OTC_DEFAULT_SPREAD_BPS
+    """Kept for migration 0001 (the spread became the pair's platform FX markup)."""
+    return 50
+
+
+class Asset(models.Model):
+    """A currency the desk holds: a fiat currency or a stablecoin. Amounts of it are kept with
+    ``decimals`` places everywhere (API strings, ledger postings, rounding). A stablecoin lists
+    the networks it lives on; a wallet's address on such a network can hold it."""
+
+    class Kind(models.TextChoices):
+        FIAT = "fiat", "Fiat currency"
+        STABLECOIN = "stablecoin", "Stablecoin"
+
+    code = models.CharField(max_length=8, primary_key=True)
+    name = models.CharField(max_length=60)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    decimals = models.PositiveSmallIntegerField()
+    networks = models.JSONField(default=list, blank=True, help_text="Stablecoins: networks.")
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(condition=Q(decimals__lte=6), name="asset_decimals_at_most_6")
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def is_fiat(self) -> bool:
+        return self.kind == self.Kind.FIAT
 
 
 class Customer(models.Model):
@@ -37,9 +67,6 @@ class Customer(models.Model):
     slug = models.SlugField(unique=True)
     name = models.CharField(max_length=200)
     is_desk = models.BooleanField(default=False)
-    spread_bps = models.PositiveIntegerField(
-        default=default_spread_bps, help_text="Spread applied to the market mid, in basis points."
-    )
     min_order_eur = models.DecimalField(
         max_digits=24,
         decimal_places=2,
@@ -76,18 +103,20 @@ class Customer(models.Model):
             models.UniqueConstraint(
                 fields=["is_desk"], condition=Q(is_desk=True), name="one_desk_customer"
             ),
-            models.CheckConstraint(condition=Q(spread_bps__lte=5000), name="spread_at_most_50pct"),
         ]
 
     def __str__(self) -> str:
         return self.name
 
-    def order_limits(self, currency: str) -> tuple:
-        """(minimum, maximum) per-order source amount in ``currency``."""
-        default_min, default_max = settings.OTC_ORDER_LIMITS[currency]
-        if currency == money.EUR:
-            return (self.min_order_eur or default_min, self.max_order_eur or default_max)
-        return (self.min_order_usdc or default_min, self.max_order_usdc or default_max)
+    def order_limits(self, currency: str, default: tuple) -> tuple:
+        """(minimum, maximum) per-order source amount in ``currency``: the customer's own
+        overrides where set (EUR and USDC), else ``default`` (the pair's limits)."""
+        default_min, default_max = default
+        overrides = {
+            money.EUR: (self.min_order_eur, self.max_order_eur),
+            money.USDC: (self.min_order_usdc, self.max_order_usdc),
+        }.get(currency, (None, None))
+        return (overrides[0] or default_min, overrides[1] or default_max)
 
 
 class CustomerMembership(models.Model):
@@ -141,6 +170,7 @@ class LedgerAccount(models.Model):
         CUSTOMER = "customer", "Customer"
         TREASURY = "treasury", "Treasury"
         CLEARING = "clearing", "Clearing (in transit)"
+        FEES = "fees", "Fee income"
         EXTERNAL = "external", "External world"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -171,6 +201,7 @@ class JournalEntry(models.Model):
         DEBIT_SETTLED = "debit_settled", "Debit settled (clearing to treasury)"
         ORDER_SETTLEMENT = "order_settlement", "Order settlement"
         REFUND = "refund", "Refund"
+        MARKET_ADJUSTMENT = "market_adjustment", "Market adjustment"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField(max_length=32, choices=Kind.choices)

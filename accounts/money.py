@@ -5,12 +5,30 @@ and the customer never sees a figure the desk cannot honour.
 """
 
 import re
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_UP, Decimal, InvalidOperation
 
 EUR = "EUR"
 USDC = "USDC"
 USD = "USD"
-PRECISION: dict[str, int] = {EUR: 2, USDC: 6, USD: 2}
+
+
+class _Precision(dict):
+    """Decimals per currency. The common ones are known here; any other is read once from the
+    ``Asset`` table (an asset's decimals never change once it exists, so every process may keep
+    what it read)."""
+
+    def __missing__(self, currency: str) -> int:
+        from .models import Asset
+
+        try:
+            decimals = Asset.objects.values_list("decimals", flat=True).get(pk=currency)
+        except Asset.DoesNotExist:
+            raise KeyError(currency) from None
+        self[currency] = decimals
+        return decimals
+
+
+PRECISION: dict[str, int] = _Precision({EUR: 2, USDC: 6, USD: 2})
 RATE_DECIMALS = 6
 BPS = Decimal(10_000)
 
@@ -22,6 +40,16 @@ def exponent(currency: str) -> Decimal:
 def quantize_down(amount: Decimal, currency: str) -> Decimal:
     """Round ``amount`` down (towards zero) to the currency's number of decimals."""
     return amount.quantize(exponent(currency), rounding=ROUND_DOWN)
+
+
+def quantize_up(amount: Decimal, currency: str) -> Decimal:
+    """Round ``amount`` up (away from zero) to the currency's decimals: what the desk
+    collects is never less than the figures imply."""
+    return amount.quantize(exponent(currency), rounding=ROUND_UP)
+
+
+def minor_unit(currency: str) -> Decimal:
+    return exponent(currency)
 
 
 def quantize_rate(rate: Decimal) -> Decimal:

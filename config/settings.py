@@ -233,7 +233,8 @@ OTC_WEBHOOKS_DISABLE_AFTER_FAILURES = env.int("OTC_WEBHOOKS_DISABLE_AFTER_FAILUR
 OTC_WEBHOOKS_EVENT_RETENTION_DAYS = env.int("OTC_WEBHOOKS_EVENT_RETENTION_DAYS", default=30)
 OTC_APPROVAL_TOLERANCE_BPS = env.int("OTC_APPROVAL_TOLERANCE_BPS", default=50)
 OTC_FOUR_EYES_THRESHOLD_EUR = _decimal("OTC_FOUR_EYES_THRESHOLD_EUR", default=Decimal("100000"))
-OTC_DEFAULT_SPREAD_BPS = env.int("OTC_DEFAULT_SPREAD_BPS", default=50)
+# Initial per-order limits of the EUR/USDC pair (migration otc 0004); afterwards the pair's
+# rows are the source of truth (admin / console).
 OTC_ORDER_LIMITS = {
     "EUR": (
         _decimal("OTC_MIN_ORDER_EUR", default=Decimal("10.00")),
@@ -244,6 +245,15 @@ OTC_ORDER_LIMITS = {
         _decimal("OTC_MAX_ORDER_USDC", default=Decimal("1000000.000000")),
     ),
 }
+# Off-hours: quotes priced inside these weekly windows (or on a day of the holiday calendar,
+# the ``holidays`` package's financial calendars: XECB is TARGET2) carry the pair's penalty.
+OTC_OFF_HOURS_TIMEZONE = env.str("OTC_OFF_HOURS_TIMEZONE", default="Europe/Berlin")
+OTC_OFF_HOURS_WINDOWS = env.str(
+    "OTC_OFF_HOURS_WINDOWS",
+    default="fri 20:00-mon 08:00,mon 20:00-tue 08:00,tue 20:00-wed 08:00,"
+    "wed 20:00-thu 08:00,thu 20:00-fri 08:00",
+)
+OTC_HOLIDAY_CALENDAR = env.str("OTC_HOLIDAY_CALENDAR", default="XECB")
 OTC_IDEMPOTENCY_RETENTION = timedelta(hours=env.int("OTC_IDEMPOTENCY_RETENTION_HOURS", default=24))
 OTC_SESSION_TOKEN_TTL = timedelta(minutes=env.int("OTC_SESSION_TOKEN_TTL_MINUTES", default=15))
 # Simulated providers: a switch (also settable at run time, see `simulate_outage`) makes

@@ -1,17 +1,17 @@
 """Order events: the hook every transition calls inside its own transaction.
 
-This is where the webhook outbox is written, so an event exists exactly when its transition
-committed.
+The domain announces a transition here and knows nothing of who listens: the webhooks app
+connects its outbox writer in ``OtcWebhooksConfig.ready`` (so ``otc`` never imports
+``otc.webhooks``, and the arrow points one way). Receivers run synchronously inside the
+transition's transaction, so an outbox event exists exactly when its transition committed.
 """
+
+from django.dispatch import Signal
 
 from .models import Order
 
+order_transition = Signal()  # sender=Order, order=..., previous_status=...
+
 
 def order_transitioned(*, order: Order, previous_status: str) -> None:
-    """Called by every transition, inside its transaction. Writes the outbox event
-    ``otc_order.<new status>`` (the order as the API shows it, plus ``previousStatus``) and its
-    deliveries in that same transaction; the delivery tasks are enqueued on commit, so a
-    transition that rolls back emits nothing."""
-    from otc.webhooks.services import order_event_emit
-
-    order_event_emit(order=order, previous_status=previous_status)
+    order_transition.send(sender=Order, order=order, previous_status=previous_status)

@@ -19,8 +19,8 @@ from rest_framework.renderers import JSONRenderer
 from accounts.errors import DomainError, error
 from accounts.models import Customer
 
-from .api.errors import envelope
 from .models import IdempotencyRecord
+from .representations import error_envelope
 
 LOCK_WAIT = "10s"
 
@@ -89,7 +89,7 @@ def run_once(
             except DomainError as exc:
                 if exc.status >= 500:
                     raise  # nothing is stored: the client may retry with the same key
-                status, body = exc.status, envelope(exc.code, exc.message, exc.details)
+                status, body = exc.status, error_envelope(exc.code, exc.message, exc.details)
             content = render(body)
             record.status_code, record.response_body = status, content
             record.save(update_fields=["status_code", "response_body"])

@@ -13,10 +13,92 @@ from django.db import models
 from django.db.models import Q
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from accounts.models import AMOUNT_FIELD, Customer, FiatAccount
+from accounts.models import AMOUNT_FIELD, Asset, Customer, FiatAccount, LedgerAccount
 from wallets.models import Wallet
 
 RATE_FIELD = {"max_digits": 20, "decimal_places": 6}
+FEE_FIELD = {"max_digits": 24, "decimal_places": 6, "default": 0}
+
+
+class Pair(models.Model):
+    """A currency pair the desk trades, as data: ``base`` is the fiat side (EUR), ``quote`` the
+    stablecoin. A buy converts base into quote, a sell quote into base. The mid the price feed
+    gives for ``feed_symbol`` is quote units per base unit (USDC per EUR).
+
+    The platform's fee schedule lives here (seed 004's ``base_fees``): fixed and network fees
+    are stated in the base asset (EUR) and charged in the side's source currency (converted at
+    the mid for a sell); the percentage fee is taken off the source amount; the FX markup off
+    the rate. A customer's own markup on top is a ``CustomerFeeSchedule``."""
+
+    code = models.CharField(max_length=20, unique=True, help_text='e.g. "EUR/USDC"')
+    base_asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+")
+    quote_asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+")
+    enabled = models.BooleanField(default=True)
+    feed_symbol = models.CharField(
+        max_length=20, help_text='The price feed\'s symbol, e.g. "USDCEUR" (EUR per USDC).'
+    )
+    buy_min = models.DecimalField(help_text="Buy: minimum source (base) amount.", **AMOUNT_FIELD)
+    buy_max = models.DecimalField(help_text="Buy: maximum source (base) amount.", **AMOUNT_FIELD)
+    sell_min = models.DecimalField(help_text="Sell: minimum source (quote) amount.", **AMOUNT_FIELD)
+    sell_max = models.DecimalField(help_text="Sell: maximum source (quote) amount.", **AMOUNT_FIELD)
+    platform_fixed_fee = models.DecimalField(help_text="In the base asset.", **FEE_FIELD)
+    platform_percentage_bps = models.PositiveIntegerField(default=0)
+    platform_fx_markup_bps = models.PositiveIntegerField(default=0)
+    off_hours_penalty_bps = models.PositiveIntegerField(
+        default=0, help_text="FX markup added to quotes priced off-hours or on a holiday."
+    )
+    network_fees = models.JSONField(
+        default=dict, blank=True, help_text='Per network, in the base asset: {"ethereum": "2.50"}.'
+    )
+
+    class Meta:
+        ordering = ["code"]
+        permissions = [("override_price", "Can pin or clear a pair's manual price")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(buy_min__gt=0, sell_min__gt=0), name="pair_min_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(buy_max__gte=models.F("buy_min"), sell_max__gte=models.F("sell_min")),
+                name="pair_max_at_least_min",
+            ),
+            models.CheckConstraint(
+                condition=Q(platform_fixed_fee__gte=0), name="pair_fee_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class CustomerFeeSchedule(models.Model):
+    """A customer's own markup on a pair (seed 004's ``client_markup``), on top of the
+    platform's. The FX markup may be negative: a negotiated discount on the platform's."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="fee_schedules")
+    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="+")
+    fixed_fee = models.DecimalField(help_text="In the pair's base asset.", **FEE_FIELD)
+    percentage_bps = models.PositiveIntegerField(default=0)
+    fx_markup_bps = models.IntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "pair"], name="one_schedule_per_pair"),
+            models.CheckConstraint(condition=Q(fixed_fee__gte=0), name="client_fee_not_negative"),
+            models.CheckConstraint(
+                condition=Q(fx_markup_bps__gte=-1000, fx_markup_bps__lte=1000),
+                name="client_fx_markup_within_10pct",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer} {self.pair}"
+
+
+class FixedSide(models.TextChoices):
+    SOURCE = "source", "Source amount fixed"
+    DESTINATION = "destination", "Destination amount fixed"
 
 
 class Side(models.TextChoices):
@@ -56,6 +138,10 @@ class Order(ConcurrentTransitionMixin, models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
     side = models.CharField(max_length=4, choices=Side.choices)
+    pair = models.ForeignKey(Pair, on_delete=models.PROTECT, related_name="orders")
+    fixed_side = models.CharField(
+        max_length=12, choices=FixedSide.choices, default=FixedSide.SOURCE
+    )
     status = FSMField(default=Status.QUOTED, choices=Status.choices, protected=True, db_index=True)
 
     fiat_account = models.ForeignKey(
@@ -70,18 +156,36 @@ class Order(ConcurrentTransitionMixin, models.Model):
         related_name="orders",
         help_text="Buy: the destination. Sell: the source.",
     )
+    # The two legs: what leaves which ledger account of the customer's, what arrives in which.
     source_currency = models.CharField(max_length=8)
-    destination_currency = models.CharField(max_length=8)
+    source_ledger_account = models.ForeignKey(
+        LedgerAccount, on_delete=models.PROTECT, related_name="+"
+    )
     source_amount = models.DecimalField(**AMOUNT_FIELD)
+    destination_currency = models.CharField(max_length=8)
+    destination_ledger_account = models.ForeignKey(
+        LedgerAccount, on_delete=models.PROTECT, related_name="+"
+    )
 
-    mid_rate = models.DecimalField(help_text="Market mid (EUR→USDC) at quote time.", **RATE_FIELD)
-    spread_bps = models.PositiveIntegerField()
+    mid_rate = models.DecimalField(
+        help_text="The feed's mid at quote time (quote per base).", **RATE_FIELD
+    )
+    reference_rate = models.DecimalField(
+        help_text="The mid as destination per source unit, before markups.", **RATE_FIELD
+    )
+    fx_markup_bps = models.IntegerField(
+        help_text="Every FX markup taken off the reference rate (platform, client, off-hours)."
+    )
+    fee_total = models.DecimalField(
+        help_text="Fees charged in the source currency, off the source amount.", **FEE_FIELD
+    )
     indicative_rate = models.DecimalField(**RATE_FIELD)
     indicative_destination_amount = models.DecimalField(**AMOUNT_FIELD)
     ttl_expires_at = models.DateTimeField()
 
     # Fixed for good at approval.
     final_mid_rate = models.DecimalField(null=True, blank=True, **RATE_FIELD)
+    final_reference_rate = models.DecimalField(null=True, blank=True, **RATE_FIELD)
     final_rate = models.DecimalField(null=True, blank=True, **RATE_FIELD)
     final_destination_amount = models.DecimalField(null=True, blank=True, **AMOUNT_FIELD)
     approved_by = models.ForeignKey(
@@ -118,6 +222,12 @@ class Order(ConcurrentTransitionMixin, models.Model):
         if self.final_destination_amount is not None:
             return self.final_destination_amount
         return self.indicative_destination_amount
+
+    @property
+    def shown_reference_rate(self):
+        if self.final_reference_rate is not None:
+            return self.final_reference_rate
+        return self.reference_rate
 
     @property
     def is_buy(self) -> bool:
@@ -177,6 +287,28 @@ class Order(ConcurrentTransitionMixin, models.Model):
     @transition(field=status, source=[Status.DEBIT_PENDING, Status.APPROVED], target=Status.FAILED)
     def fail(self) -> None:
         pass
+
+
+class OrderFee(models.Model):
+    """One line of an order's price, as quoted (the way pretix keeps an ``OrderFee`` beside the
+    order instead of folding it into a total). Amount lines are in the source currency; markup
+    lines carry basis points taken off the rate."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="fees")
+    position = models.PositiveSmallIntegerField()
+    type = models.CharField(max_length=24)
+    description = models.CharField(max_length=200)
+    amount = models.DecimalField(null=True, blank=True, **AMOUNT_FIELD)
+    bps = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["order", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "position"], name="one_fee_line_per_position")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.amount if self.amount is not None else f'{self.bps} bps'}"
 
 
 class OrderTransition(models.Model):
@@ -242,3 +374,25 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} → {self.status_code}"
+
+
+class AuditEntry(models.Model):
+    """A change to the desk's configuration made outside the Django admin (whose own log
+    covers its edits): a pinned price, a cleared one. Who, through which channel, what."""
+
+    action = models.CharField(max_length=40)
+    subject = models.CharField(max_length=120, help_text='What changed, e.g. "EUR/USDC".')
+    details = models.JSONField(default=dict)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor = models.CharField(max_length=120)
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.subject} by {self.actor}"

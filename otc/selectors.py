@@ -1,19 +1,21 @@
 """Reads of orders shared by the API, the portal and the operator console."""
 
 import uuid
+from decimal import Decimal
 
 from django.db.models import QuerySet
 
+from accounts import money
 from accounts.errors import error
 from accounts.models import Customer
 
-from .models import Order
+from .models import CustomerFeeSchedule, Order, Pair, Side
 
 
 def customer_orders(
     customer: Customer, *, status: str | None = None, side: str | None = None
 ) -> QuerySet[Order]:
-    orders = Order.objects.filter(customer=customer)
+    orders = Order.objects.filter(customer=customer).select_related("pair").prefetch_related("fees")
     if status:
         orders = orders.filter(status=status)
     if side:
@@ -33,7 +35,85 @@ def order_page(
 
 
 def order_get(*, customer: Customer, order_id: uuid.UUID) -> Order:
-    order = Order.objects.filter(customer=customer, pk=order_id).first()
+    order = (
+        Order.objects.select_related("pair")
+        .prefetch_related("fees")
+        .filter(customer=customer, pk=order_id)
+        .first()
+    )
     if order is None:
         raise error("ORDER_NOT_FOUND", 404, "No such order.")
     return order
+
+
+def pairs_for_customer(customer: Customer) -> list[dict]:
+    """The enabled pairs with this customer's limits, fees and the off-hours calendar, as
+    ``GET otc-exchanges/pairs`` shows them. Three queries whatever the number of pairs."""
+    from . import pricing
+    from .services import source_limits
+
+    pairs = list(
+        Pair.objects.filter(enabled=True)
+        .select_related("base_asset", "quote_asset")
+        .order_by("code")
+    )
+    schedules = {
+        schedule.pair_id: schedule
+        for schedule in CustomerFeeSchedule.objects.filter(customer=customer)
+    }
+    calendar = pricing.desk_calendar()
+    holidays = [
+        {"date": day.isoformat(), "name": name}
+        for day, name in pricing.next_off_hours_days(calendar)
+    ]
+    result = []
+    for pair in pairs:
+        base = pair.base_asset_id
+        schedule = schedules.get(pair.pk)
+        sides = {}
+        for side in (Side.BUY, Side.SELL):
+            source, destination = pricing.side_currencies(pair, side)
+            low, high = source_limits(customer, pair, side)
+            sides[side] = {
+                "sourceCurrency": source,
+                "destinationCurrency": destination,
+                "minAmount": money.format_amount(low, source),
+                "maxAmount": money.format_amount(high, source),
+            }
+        result.append(
+            {
+                "pair": pair.code,
+                "baseCurrency": base,
+                "quoteCurrency": pair.quote_asset_id,
+                "enabled": pair.enabled,
+                "sides": sides,
+                "networks": [
+                    {
+                        "network": network,
+                        "networkFee": money.format_amount(
+                            Decimal(str(pair.network_fees.get(network, "0"))), base
+                        ),
+                    }
+                    for network in pair.quote_asset.networks
+                ],
+                "fees": {
+                    "currency": base,
+                    "platformFixedFee": money.format_amount(pair.platform_fixed_fee, base),
+                    "platformPercentageBps": pair.platform_percentage_bps,
+                    "platformFxMarkupBps": pair.platform_fx_markup_bps,
+                    "clientFixedFee": money.format_amount(
+                        schedule.fixed_fee if schedule else Decimal(0), base
+                    ),
+                    "clientPercentageBps": schedule.percentage_bps if schedule else 0,
+                    "clientFxMarkupBps": schedule.fx_markup_bps if schedule else 0,
+                },
+                "offHours": {
+                    "timezone": calendar.timezone,
+                    "windows": list(calendar.window_specs),
+                    "holidayCalendar": calendar.holiday_calendar,
+                    "holidays": holidays,
+                    "penaltyBps": pair.off_hours_penalty_bps,
+                },
+            }
+        )
+    return result

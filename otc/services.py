@@ -20,16 +20,32 @@ from django_fsm import can_proceed
 
 from accounts import money
 from accounts.errors import DomainError, InsufficientFunds, ProviderUnavailable, error
-from accounts.ledger import clearing_account, post_entry, transfer_legs
-from accounts.models import Customer, FiatAccount, JournalEntry
+from accounts.ledger import clearing_account, post_entry, system_account, transfer_legs
+from accounts.models import Asset, Customer, FiatAccount, JournalEntry, LedgerAccount
 from accounts.providers import fiat_rail
 from accounts.selectors import treasury_fiat_account
 from wallets.models import Wallet
 from wallets.providers import custody
 from wallets.selectors import treasury_wallet
+from wallets.services import wallet_holding_account
 
 from . import events, pricing
-from .models import OPEN_QUOTE, Channel, Order, OrderApproval, OrderTransition, Side, Status
+from .models import (
+    OPEN_QUOTE,
+    AuditEntry,
+    Channel,
+    CustomerFeeSchedule,
+    FixedSide,
+    Order,
+    OrderApproval,
+    OrderFee,
+    OrderTransition,
+    Pair,
+    Side,
+    Status,
+)
+
+DEFAULT_PAIR = "EUR/USDC"
 
 logger = logging.getLogger(__name__)
 
@@ -66,92 +82,184 @@ def quote_unavailable() -> DomainError:
     )
 
 
-# --- resolving the customer's resources -----------------------------------------------------
+# --- the two sides, as data -------------------------------------------------------------------
 
 
-def _resolve_buy_resources(
-    *, customer: Customer, fiat_account_id: uuid.UUID, wallet_id: uuid.UUID
-) -> tuple[FiatAccount, Wallet]:
+@dataclass(frozen=True)
+class SideSpec:
+    """Which kind of resource each leg of a side uses. A leg on a fiat account moves through
+    the bank (the fiat rail), a leg on a wallet through custody. The source of a side whose
+    source is fiat is collected at confirm (a buy's EUR leaves at once); a wallet source is
+    collected at settlement (a sell moves nothing until approval)."""
+
+    source_kind: str
+    destination_kind: str
+
+    @property
+    def collects_at_confirm(self) -> bool:
+        return self.source_kind == FIAT
+
+
+FIAT, WALLET = "fiat", "wallet"
+SIDES = {Side.BUY: SideSpec(FIAT, WALLET), Side.SELL: SideSpec(WALLET, FIAT)}
+
+# The seed's error codes for a resource that is not usable, per kind and role.
+RESOURCE_ERRORS = {
+    (FIAT, "source"): {
+        "missing": ("SOURCE_NOT_FOUND", "The source account does not exist or is not yours."),
+        "currency": ("SOURCE_WRONG_CURRENCY", "The source account is not a {currency} account."),
+        "inactive": ("SOURCE_INACTIVE", "The source account is not active."),
+    },
+    (FIAT, "destination"): {
+        "missing": (
+            "DESTINATION_ACCOUNT_NOT_FOUND",
+            "The destination account does not exist or is not yours.",
+        ),
+        "currency": (
+            "DESTINATION_ACCOUNT_WRONG_CURRENCY",
+            "The destination account is not a {currency} account.",
+        ),
+        "inactive": ("DESTINATION_ACCOUNT_INACTIVE", "The destination account is not active."),
+    },
+    (WALLET, "source"): {
+        "missing": ("SOURCE_WALLET_NOT_FOUND", "The source wallet does not exist or is not yours."),
+        "address": ("SOURCE_WALLET_NO_USDC", "The source wallet has no {currency} address."),
+    },
+    (WALLET, "destination"): {
+        "missing": (
+            "DESTINATION_NOT_FOUND",
+            "The destination wallet does not exist or is not yours.",
+        ),
+        "address": (
+            "DESTINATION_NO_USDC_ADDRESS",
+            "The destination wallet has no {currency} address.",
+        ),
+    },
+}
+
+
+def _refuse(kind: str, role: str, problem: str, expected: str = "", **details) -> DomainError:
+    code, message = RESOURCE_ERRORS[(kind, role)][problem]
+    return error(code, 422, message.format(currency=expected), **details)
+
+
+def _resolve_fiat(
+    customer: Customer, account_id: uuid.UUID, currency: str, role: str
+) -> FiatAccount:
     account = (
         FiatAccount.objects.select_related("ledger_account")
-        .filter(pk=fiat_account_id, customer=customer, is_treasury=False)
+        .filter(pk=account_id, customer=customer, is_treasury=False)
         .first()
     )
     if account is None:
-        raise error("SOURCE_NOT_FOUND", 422, "The source account does not exist or is not yours.")
-    if account.currency != money.EUR:
-        raise error(
-            "SOURCE_WRONG_CURRENCY",
-            422,
-            "The source account is not a EUR account.",
-            currency=account.currency,
-        )
+        raise _refuse(FIAT, role, "missing")
+    if account.currency != currency:
+        raise _refuse(FIAT, role, "currency", currency, currency=account.currency)
     if not account.is_active:
-        raise error("SOURCE_INACTIVE", 422, "The source account is not active.")
-    wallet = Wallet.objects.filter(pk=wallet_id, customer=customer, is_treasury=False).first()
-    if wallet is None:
-        raise error(
-            "DESTINATION_NOT_FOUND", 422, "The destination wallet does not exist or is not yours."
-        )
-    if not wallet.has_usdc_address:
-        raise error(
-            "DESTINATION_NO_USDC_ADDRESS", 422, "The destination wallet has no USDC address."
-        )
-    return account, wallet
+        raise _refuse(FIAT, role, "inactive")
+    return account
 
 
-def _resolve_sell_resources(
-    *, customer: Customer, wallet_id: uuid.UUID, fiat_account_id: uuid.UUID
-) -> tuple[FiatAccount, Wallet]:
+def _resolve_wallet(customer: Customer, wallet_id: uuid.UUID, asset: Asset, role: str) -> Wallet:
     wallet = (
         Wallet.objects.select_related("ledger_account")
         .filter(pk=wallet_id, customer=customer, is_treasury=False)
         .first()
     )
     if wallet is None:
-        raise error(
-            "SOURCE_WALLET_NOT_FOUND", 422, "The source wallet does not exist or is not yours."
-        )
-    if not wallet.has_usdc_address:
-        raise error("SOURCE_WALLET_NO_USDC", 422, "The source wallet has no USDC address.")
-    account = FiatAccount.objects.filter(
-        pk=fiat_account_id, customer=customer, is_treasury=False
-    ).first()
-    if account is None:
-        raise error(
-            "DESTINATION_ACCOUNT_NOT_FOUND",
-            422,
-            "The destination account does not exist or is not yours.",
-        )
-    if account.currency != money.EUR:
-        raise error(
-            "DESTINATION_ACCOUNT_WRONG_CURRENCY",
-            422,
-            "The destination account is not a EUR account.",
-            currency=account.currency,
-        )
-    if not account.is_active:
-        raise error("DESTINATION_ACCOUNT_INACTIVE", 422, "The destination account is not active.")
-    return account, wallet
+        raise _refuse(WALLET, role, "missing")
+    if not wallet.can_hold(asset):
+        raise _refuse(WALLET, role, "address", asset.code)
+    return wallet
 
 
-def _check_wallet_covers(wallet: Wallet, amount: Decimal) -> None:
-    """The live USDC balance must cover ``amount`` (custody is asked, not our books)."""
+@dataclass(frozen=True)
+class Resources:
+    account: FiatAccount
+    wallet: Wallet
+    source_ledger: LedgerAccount
+    destination_ledger: LedgerAccount
+
+
+def _resolve_resources(
+    customer: Customer, pair: Pair, side: str, fiat_account_id, wallet_id
+) -> Resources:
+    """The customer's account and wallet for ``side``, checked source first, with the seed's
+    error codes; and the ledger accounts of both legs."""
+    spec = SIDES[side]
+    assets = {pair.base_asset_id: pair.base_asset, pair.quote_asset_id: pair.quote_asset}
+    source_code, destination_code = pricing.side_currencies(pair, side)
+    found: dict = {}
+    for role, kind, code in (
+        ("source", spec.source_kind, source_code),
+        ("destination", spec.destination_kind, destination_code),
+    ):
+        if kind == FIAT:
+            found[role] = _resolve_fiat(customer, fiat_account_id, code, role)
+        else:
+            found[role] = _resolve_wallet(customer, wallet_id, assets[code], role)
+    ledgers = {
+        role: _ledger_of(found[role], code)
+        for role, code in (("source", source_code), ("destination", destination_code))
+    }
+    return Resources(
+        account=found["source"] if spec.source_kind == FIAT else found["destination"],
+        wallet=found["source"] if spec.source_kind == WALLET else found["destination"],
+        source_ledger=ledgers["source"],
+        destination_ledger=ledgers["destination"],
+    )
+
+
+def _ledger_of(resource, asset_code: str) -> LedgerAccount:
+    if isinstance(resource, FiatAccount):
+        return resource.ledger_account
+    return wallet_holding_account(resource, asset_code)
+
+
+def _treasury_ledger(kind: str, asset_code: str, network: str) -> LedgerAccount:
+    """The desk's own ledger account on the other side of a leg."""
+    if kind == FIAT:
+        return treasury_fiat_account(asset_code).ledger_account
+    return wallet_holding_account(treasury_wallet(network), asset_code)
+
+
+def _treasury_resource(kind: str, asset_code: str, network: str):
+    return treasury_fiat_account(asset_code) if kind == FIAT else treasury_wallet(network)
+
+
+def fee_account(currency: str) -> LedgerAccount:
+    """Where the desk's fee income in ``currency`` is booked."""
+    return system_account(f"fees:{currency}", currency, LedgerAccount.Kind.FEES)
+
+
+def _check_wallet_covers(wallet: Wallet, asset_code: str, amount: Decimal) -> None:
+    """The live balance must cover ``amount`` (custody is asked, not our books)."""
     try:
-        balance = custody().balance(wallet)
+        balance = custody().balance(wallet, asset_code)
     except ProviderUnavailable:
         raise quote_unavailable() from None
     if balance < amount:
         raise error(
             "SOURCE_WALLET_INSUFFICIENT",
             422,
-            "The source wallet's USDC balance is too low for this amount.",
-            available=money.format_amount(balance, money.USDC),
+            f"The source wallet's {asset_code} balance is too low for this amount.",
+            available=money.format_amount(balance, asset_code),
         )
 
 
-def _check_amount_range(customer: Customer, currency: str, amount: Decimal) -> None:
-    minimum, maximum = customer.order_limits(currency)
+def source_limits(customer: Customer, pair: Pair, side: str) -> tuple[Decimal, Decimal]:
+    """(minimum, maximum) source amount of one order on ``side``: the pair's, unless the
+    customer has their own."""
+    currency = pricing.side_currencies(pair, side)[0]
+    pair_limits = (
+        (pair.buy_min, pair.buy_max) if side == Side.BUY else (pair.sell_min, pair.sell_max)
+    )
+    return customer.order_limits(currency, pair_limits)
+
+
+def _check_amount_range(customer: Customer, pair: Pair, side: str, amount: Decimal) -> None:
+    currency = pricing.side_currencies(pair, side)[0]
+    minimum, maximum = source_limits(customer, pair, side)
     if not minimum <= amount <= maximum:
         raise error(
             "AMOUNT_OUT_OF_RANGE",
@@ -164,26 +272,107 @@ def _check_amount_range(customer: Customer, currency: str, amount: Decimal) -> N
         )
 
 
-def _resolve_resources(order_or_side: str, customer: Customer, fiat_account_id, wallet_id):
-    if order_or_side == Side.BUY:
-        return _resolve_buy_resources(
-            customer=customer, fiat_account_id=fiat_account_id, wallet_id=wallet_id
+# --- pairs and prices ------------------------------------------------------------------------
+
+
+def pair_get(code: str) -> Pair:
+    """An enabled pair, or ``422 CURRENCY_PAIR_NOT_ENABLED``."""
+    pair = (
+        Pair.objects.select_related("base_asset", "quote_asset")
+        .filter(code=code.upper(), enabled=True)
+        .first()
+    )
+    if pair is None:
+        raise error(
+            "CURRENCY_PAIR_NOT_ENABLED",
+            422,
+            f"The currency pair {code} is not enabled.",
+            pair=code,
+            validValues=list(
+                Pair.objects.filter(enabled=True).order_by("code").values_list("code", flat=True)
+            ),
         )
-    return _resolve_sell_resources(
-        customer=customer, fiat_account_id=fiat_account_id, wallet_id=wallet_id
+    return pair
+
+
+def fee_terms(customer: Customer, pair: Pair, network: str) -> pricing.FeeTerms:
+    """The fee schedule that applies to ``customer`` on ``pair`` for a wallet on ``network``."""
+    schedule = CustomerFeeSchedule.objects.filter(customer=customer, pair=pair).first()
+    return pricing.FeeTerms(
+        platform_fixed_fee=pair.platform_fixed_fee,
+        platform_percentage_bps=pair.platform_percentage_bps,
+        platform_fx_markup_bps=pair.platform_fx_markup_bps,
+        client_fixed_fee=schedule.fixed_fee if schedule else Decimal(0),
+        client_percentage_bps=schedule.percentage_bps if schedule else 0,
+        client_fx_markup_bps=schedule.fx_markup_bps if schedule else 0,
+        network_fee=Decimal(str(pair.network_fees.get(network, "0"))),
+        off_hours_penalty_bps=pair.off_hours_penalty_bps,
     )
 
 
-def _price(side: str, spread_bps: int, source_amount: Decimal) -> tuple[Decimal, Decimal, Decimal]:
+def live_mid(pair: Pair) -> Decimal:
     try:
-        mid = pricing.live_mid_rate()
+        return pricing.live_mid_rate(pair)
     except ProviderUnavailable:
         raise quote_unavailable() from None
-    rate = pricing.customer_rate(side, mid, spread_bps)
-    return mid, rate, pricing.destination_amount(side, source_amount, rate)
+
+
+def _quote_price(
+    *, customer: Customer, pair: Pair, side: str, fixed_side: str, amount: Decimal, network: str
+) -> pricing.Price:
+    return pricing.price(
+        pair=pair,
+        side=side,
+        fixed_side=fixed_side,
+        amount=amount,
+        terms=fee_terms(customer, pair, network),
+        mid=live_mid(pair),
+        at=timezone.now(),
+    )
+
+
+def _apply_price(order: Order, quoted: pricing.Price) -> list[OrderFee]:
+    """Copy a price onto the order (unsaved) and build its fee lines."""
+    order.source_amount = quoted.source_amount
+    order.mid_rate = quoted.mid
+    order.reference_rate = quoted.reference_rate
+    order.fx_markup_bps = quoted.fx_markup_bps
+    order.fee_total = quoted.fee_total
+    order.indicative_rate = quoted.rate
+    order.indicative_destination_amount = quoted.destination_amount
+    order.ttl_expires_at = timezone.now() + timedelta(seconds=settings.OTC_QUOTE_TTL_SECONDS)
+    return [
+        OrderFee(
+            order=order,
+            position=position,
+            type=line.type,
+            description=line.description,
+            amount=line.amount,
+            bps=line.bps,
+        )
+        for position, line in enumerate(quoted.fee_lines)
+    ]
+
+
+def _store_fees(order: Order, fees: list[OrderFee], *, replace: bool) -> None:
+    if replace:
+        OrderFee.objects.filter(order=order).delete()
+    OrderFee.objects.bulk_create(fees)
+    # The order now knows its lines: rendering it needs no further query.
+    order._prefetched_objects_cache = {"fees": OrderFee.objects.none()}
+    order._prefetched_objects_cache["fees"]._result_cache = fees
 
 
 # --- the transition log ---------------------------------------------------------------------
+
+
+def _transition(order: Order, transition, actor: Actor, reason: str = "") -> None:
+    """Run ``transition`` (a django-fsm method of ``order``, whose row the caller holds),
+    save the order, and record the real previous status on the timeline and in the outbox."""
+    previous = order.status
+    transition()
+    order.save()
+    _record(order, previous, actor, reason)
 
 
 def _record(order: Order, from_status: str, actor: Actor, reason: str = "") -> None:
@@ -200,7 +389,9 @@ def _record(order: Order, from_status: str, actor: Actor, reason: str = "") -> N
 
 
 def _lock(order_id: uuid.UUID, customer: Customer | None = None) -> Order:
-    orders = Order.objects.select_for_update(of=("self",)).select_related("customer")
+    orders = Order.objects.select_for_update(of=("self",)).select_related(
+        "customer", "pair", "wallet"
+    )
     if customer is not None:
         orders = orders.filter(customer=customer)
     try:
@@ -218,67 +409,96 @@ def quote_create(
     side: str,
     fiat_account_id: uuid.UUID,
     wallet_id: uuid.UUID,
-    source_amount: Decimal,
+    amount: Decimal,
+    fixed_side: str = FixedSide.SOURCE,
+    pair_code: str = DEFAULT_PAIR,
     actor: Actor,
 ) -> Order:
-    """Price an indicative quote and store it as an order in ``quoted``."""
-    account, wallet = _resolve_resources(side, customer, fiat_account_id, wallet_id)
-    source_currency = money.EUR if side == Side.BUY else money.USDC
-    _check_amount_range(customer, source_currency, source_amount)
-    if side == Side.SELL:
-        _check_wallet_covers(wallet, source_amount)
-    mid, rate, destination = _price(side, customer.spread_bps, source_amount)
+    """Price an indicative quote and store it as an order in ``quoted``. ``amount`` is the
+    source amount, or the destination amount when ``fixed_side`` is ``destination``."""
+    pair = pair_get(pair_code)
+    resources = _resolve_resources(customer, pair, side, fiat_account_id, wallet_id)
+    quoted = _quote_price(
+        customer=customer,
+        pair=pair,
+        side=side,
+        fixed_side=fixed_side,
+        amount=amount,
+        network=resources.wallet.network,
+    )
+    _check_amount_range(customer, pair, side, quoted.source_amount)
+    if not SIDES[side].collects_at_confirm:
+        _check_wallet_covers(resources.wallet, quoted.source_currency, quoted.source_amount)
+    order = Order(
+        customer=customer,
+        side=side,
+        pair=pair,
+        fixed_side=fixed_side,
+        fiat_account=resources.account,
+        wallet=resources.wallet,
+        source_currency=quoted.source_currency,
+        source_ledger_account=resources.source_ledger,
+        destination_currency=quoted.destination_currency,
+        destination_ledger_account=resources.destination_ledger,
+    )
+    fees = _apply_price(order, quoted)
     with transaction.atomic():
-        order = Order.objects.create(
-            customer=customer,
-            side=side,
-            fiat_account=account,
-            wallet=wallet,
-            source_currency=source_currency,
-            destination_currency=money.USDC if side == Side.BUY else money.EUR,
-            source_amount=source_amount,
-            mid_rate=mid,
-            spread_bps=customer.spread_bps,
-            indicative_rate=rate,
-            indicative_destination_amount=destination,
-            ttl_expires_at=timezone.now() + timedelta(seconds=settings.OTC_QUOTE_TTL_SECONDS),
-        )
+        order.save(force_insert=True)
+        _store_fees(order, fees, replace=False)
         _record(order, "", actor)
     return order
 
 
+def _not_requotable(order: Order) -> DomainError:
+    return error(
+        "NOT_REQUOTABLE",
+        409,
+        f"An order in status {order.status} cannot be requoted.",
+        status=order.status,
+    )
+
+
 def order_requote(*, order_id: uuid.UUID, customer: Customer, actor: Actor) -> Order:
-    """(extension) A fresh rate and TTL on the same quote id, from quoted/requoted/expired."""
-    current = Order.objects.filter(pk=order_id, customer=customer).first()
+    """(extension) A fresh price and TTL on the same quote id, from quoted/requoted/expired.
+    The fixed side keeps its amount; the other side is priced again."""
+    current = (
+        Order.objects.select_related("pair__base_asset", "pair__quote_asset", "wallet")
+        .filter(pk=order_id, customer=customer)
+        .first()
+    )
     if current is None:
         raise order_not_found()
     if not can_proceed(current.requote):
-        raise error(
-            "NOT_REQUOTABLE",
-            409,
-            f"An order in status {current.status} cannot be requoted.",
-            status=current.status,
-        )
-    _resolve_resources(current.side, customer, current.fiat_account_id, current.wallet_id)
-    if current.side == Side.SELL:
-        _check_wallet_covers(current.wallet, current.source_amount)
-    mid, rate, destination = _price(current.side, current.spread_bps, current.source_amount)
+        raise _not_requotable(current)
+    pair = current.pair
+    if not pair.enabled:
+        pair_get(pair.code)  # raises CURRENCY_PAIR_NOT_ENABLED
+    resources = _resolve_resources(
+        customer, pair, current.side, current.fiat_account_id, current.wallet_id
+    )
+    fixed_amount = (
+        current.source_amount
+        if current.fixed_side == FixedSide.SOURCE
+        else current.indicative_destination_amount
+    )
+    quoted = _quote_price(
+        customer=customer,
+        pair=pair,
+        side=current.side,
+        fixed_side=current.fixed_side,
+        amount=fixed_amount,
+        network=resources.wallet.network,
+    )
+    _check_amount_range(customer, pair, current.side, quoted.source_amount)
+    if not SIDES[current.side].collects_at_confirm:
+        _check_wallet_covers(resources.wallet, quoted.source_currency, quoted.source_amount)
     with transaction.atomic():
         order = _lock(order_id, customer)
         if not can_proceed(order.requote):
-            raise error(
-                "NOT_REQUOTABLE",
-                409,
-                f"An order in status {order.status} cannot be requoted.",
-                status=order.status,
-            )
-        previous = order.status
-        order.requote()
-        order.mid_rate, order.indicative_rate = mid, rate
-        order.indicative_destination_amount = destination
-        order.ttl_expires_at = timezone.now() + timedelta(seconds=settings.OTC_QUOTE_TTL_SECONDS)
-        order.save()
-        _record(order, previous, actor)
+            raise _not_requotable(order)
+        fees = _apply_price(order, quoted)
+        _transition(order, order.requote, actor)
+        _store_fees(order, fees, replace=True)
     return order
 
 
@@ -292,10 +512,7 @@ def order_cancel(*, order_id: uuid.UUID, customer: Customer, actor: Actor) -> Or
                 f"An order in status {order.status} cannot be cancelled.",
                 status=order.status,
             )
-        previous = order.status
-        order.cancel()
-        order.save()
-        _record(order, previous, actor)
+        _transition(order, order.cancel, actor)
     return order
 
 
@@ -311,29 +528,57 @@ def quotes_expire(*, now=None, actor: Actor | None = None, batch_size: int = 500
             .order_by("ttl_expires_at")[:batch_size]
         )
         for order in stale:
-            previous = order.status
-            order.expire()
-            order.save()
-            _record(order, previous, actor, reason="Quote TTL passed.")
+            _transition(order, order.expire, actor, reason="Quote TTL passed.")
     return len(stale)
 
 
 # --- confirm --------------------------------------------------------------------------------
 
 
+def _source_insufficient(order: Order) -> DomainError:
+    # Show what is left now, not the figure read before a concurrent debit.
+    order.source_ledger_account.refresh_from_db(fields=["balance"])
+    return error(
+        "SOURCE_INSUFFICIENT_FUNDS",
+        422,
+        "The source account's balance is too low for this amount.",
+        available=money.format_amount(order.source_ledger_account.balance, order.source_currency),
+    )
+
+
+def _collect_legs(order: Order, into: LedgerAccount) -> list:
+    """The source leg leaving the customer: the amount net of fees into ``into`` (clearing or
+    treasury), the fees to fee income, in one entry."""
+    legs = [(order.source_ledger_account, -order.source_amount)]
+    legs.append((into, order.source_amount - order.fee_total))
+    if order.fee_total:
+        legs.append((fee_account(order.source_currency), order.fee_total))
+    return legs
+
+
+def _refund_legs(order: Order, held_in: LedgerAccount) -> list:
+    """The reverse of ``_collect_legs``: the customer gets the whole source back, fees too."""
+    return [(account, -amount) for account, amount in _collect_legs(order, held_in)]
+
+
 def order_confirm(*, order_id: uuid.UUID, customer: Customer, side: str, actor: Actor) -> Order:
-    """Turn a live quote into an order. A buy moves the EUR out of the customer's account at
-    once (to the clearing account until the bank settles, then the treasury); a sell moves
-    nothing until approval."""
-    current = Order.objects.filter(pk=order_id, customer=customer).first()
+    """Turn a live quote into an order. A side whose source is fiat (a buy) moves the source
+    out of the customer's account at once (to clearing until the bank settles, then the
+    treasury) with its fees; a wallet source (a sell) moves nothing until approval."""
+    current = (
+        Order.objects.select_related("pair", "wallet")
+        .filter(pk=order_id, customer=customer)
+        .first()
+    )
     if current is None:
         raise order_not_found()
-    if current.side == Side.SELL and current.status in OPEN_QUOTE:
-        # Ask custody before taking any lock: no provider I/O while a row is held.
-        _resolve_sell_resources(
-            customer=customer, wallet_id=current.wallet_id, fiat_account_id=current.fiat_account_id
-        )
-        _check_wallet_covers(current.wallet, current.source_amount)
+    pair = Pair.objects.select_related("base_asset", "quote_asset").get(pk=current.pair_id)
+    if current.status in OPEN_QUOTE:
+        # Resources may have changed since the quote; custody is asked before any lock is
+        # taken (no provider I/O while a row is held).
+        _resolve_resources(customer, pair, current.side, current.fiat_account_id, current.wallet_id)
+        if not SIDES[current.side].collects_at_confirm:
+            _check_wallet_covers(current.wallet, current.source_currency, current.source_amount)
     with transaction.atomic():
         order = _lock(order_id, customer)
         if side != order.side:
@@ -347,7 +592,8 @@ def order_confirm(*, order_id: uuid.UUID, customer: Customer, side: str, actor: 
             order.status in OPEN_QUOTE and order.ttl_expires_at <= timezone.now()
         ):
             raise error("QUOTE_EXPIRED", 400, "The quote has expired; request a new one.")
-        transition = order.confirm_buy if order.side == Side.BUY else order.confirm_sell
+        spec = SIDES[order.side]
+        transition = order.confirm_buy if spec.collects_at_confirm else order.confirm_sell
         if not can_proceed(transition):
             raise error(
                 "ORDER_NOT_CONFIRMABLE",
@@ -355,34 +601,20 @@ def order_confirm(*, order_id: uuid.UUID, customer: Customer, side: str, actor: 
                 f"An order in status {order.status} cannot be confirmed.",
                 status=order.status,
             )
-        account, _ = _resolve_resources(
-            order.side, customer, order.fiat_account_id, order.wallet_id
-        )
-        previous = order.status
-        if order.side == Side.BUY:
+        if spec.collects_at_confirm:
             try:
                 post_entry(
-                    legs=transfer_legs(
-                        account.ledger_account, clearing_account(money.EUR), order.source_amount
-                    ),
+                    legs=_collect_legs(order, clearing_account(order.source_currency)),
                     kind=JournalEntry.Kind.ORDER_DEBIT,
                     reference_id=order.pk,
-                    description=f"Buy {order.pk}: EUR debited from the customer's account",
+                    description=f"Order {order.pk}: {order.source_currency} debited "
+                    "from the customer (fees to fee income)",
                 )
             except InsufficientFunds:
-                # Show what is left now, not the figure read before a concurrent debit.
-                account.ledger_account.refresh_from_db(fields=["balance"])
-                raise error(
-                    "SOURCE_INSUFFICIENT_FUNDS",
-                    422,
-                    "The source account's balance is too low for this amount.",
-                    available=money.format_amount(account.balance, money.EUR),
-                ) from None
-        transition()
+                raise _source_insufficient(order) from None
         order.confirmed_at = timezone.now()
-        order.save()
-        _record(order, previous, actor)
-        if order.side == Side.BUY:
+        _transition(order, transition, actor)
+        if spec.collects_at_confirm:
             from .tasks import settle_order_debit
 
             settle_order_debit.delay_on_commit(str(order.pk))
@@ -390,11 +622,11 @@ def order_confirm(*, order_id: uuid.UUID, customer: Customer, side: str, actor: 
 
 
 def order_debit_settle(*, order_id: uuid.UUID) -> Order | None:
-    """The bank has the buy's EUR: clearing -> treasury, and the order waits for approval."""
+    """The bank has the source: clearing -> treasury, and the order waits for approval."""
     order = Order.objects.filter(pk=order_id).select_related("fiat_account").first()
     if order is None or order.status != Status.DEBIT_PENDING:
         return order
-    treasury = treasury_fiat_account()
+    treasury = treasury_fiat_account(order.source_currency)
     # The transfer reference makes the bank call idempotent if this runs twice.
     fiat_rail().transfer(
         source=order.fiat_account,
@@ -408,24 +640,37 @@ def order_debit_settle(*, order_id: uuid.UUID) -> Order | None:
             return order
         post_entry(
             legs=transfer_legs(
-                clearing_account(money.EUR), treasury.ledger_account, order.source_amount
+                clearing_account(order.source_currency),
+                treasury.ledger_account,
+                order.source_amount - order.fee_total,
             ),
             kind=JournalEntry.Kind.DEBIT_SETTLED,
             reference_id=order.pk,
-            description=f"Buy {order.pk}: EUR settled into the treasury",
+            description=f"Order {order.pk}: {order.source_currency} settled into the treasury",
         )
-        order.settle_debit()
-        order.save()
-        _record(
+        _transition(
             order,
-            Status.DEBIT_PENDING,
+            order.settle_debit,
             Actor.system("fiat-rail"),
-            reason="The bank settled the EUR debit.",
+            reason="The bank settled the debit.",
         )
     return order
 
 
 # --- operator decisions ---------------------------------------------------------------------
+
+
+def order_execution_price(order: Order, mid: Decimal) -> tuple[Decimal, Decimal, Decimal]:
+    """(reference rate, rate, destination amount) of ``order`` executed at ``mid`` now: the
+    confirmed source and fees, the quoted markups, the live market."""
+    return pricing.execution_price(
+        side=order.side,
+        mid=mid,
+        fx_markup_bps=order.fx_markup_bps,
+        source_amount=order.source_amount,
+        fee_total=order.fee_total,
+        destination_currency=order.destination_currency,
+    )
 
 
 def order_approve(*, order_id: uuid.UUID, actor: Actor, shown_rate: Decimal | None = None) -> Order:
@@ -434,7 +679,10 @@ def order_approve(*, order_id: uuid.UUID, actor: Actor, shown_rate: Decimal | No
     tolerance from what the operator saw. An order at or above the four-eyes threshold needs
     two different operators: the first call only records an ``OrderApproval`` (the order stays
     pending), the second approves at the live rate of that moment."""
-    mid = pricing.live_mid_rate()
+    pair = Pair.objects.filter(orders__pk=order_id).first()
+    if pair is None:
+        raise order_not_found()
+    mid = pricing.live_mid_rate(pair)  # before any lock: no provider I/O while a row is held
     with transaction.atomic():
         order = _lock(order_id)
         if not can_proceed(order.approve):
@@ -444,7 +692,7 @@ def order_approve(*, order_id: uuid.UUID, actor: Actor, shown_rate: Decimal | No
                 f"The order is {order.get_status_display().lower()}; it cannot be approved.",
                 status=order.status,
             )
-        rate = pricing.customer_rate(order.side, mid, order.spread_bps)
+        reference, rate, destination = order_execution_price(order, mid)
         if shown_rate is not None:
             moved = abs(pricing.move_bps(shown_rate, rate))
             if moved > settings.OTC_APPROVAL_TOLERANCE_BPS:
@@ -455,7 +703,6 @@ def order_approve(*, order_id: uuid.UUID, actor: Actor, shown_rate: Decimal | No
                     rate=money.format_rate(rate),
                     movedBps=str(moved),
                 )
-        destination = pricing.destination_amount(order.side, order.source_amount, rate)
         _check_treasury_covers(order, destination)
         four_eyes = ""
         if order_needs_four_eyes(order):
@@ -463,16 +710,15 @@ def order_approve(*, order_id: uuid.UUID, actor: Actor, shown_rate: Decimal | No
             if first is None:
                 return order  # the first of two approvals: recorded, no transition yet
             four_eyes = f" Four-eyes: first approval by {first.actor} ({first.channel})."
-        order.approve()
         order.final_mid_rate = mid
+        order.final_reference_rate = reference
         order.final_rate = rate
         order.final_destination_amount = destination
         order.approved_at = timezone.now()
         order.approved_by = actor.user
-        order.save()
-        _record(
+        _transition(
             order,
-            Status.PENDING_APPROVAL,
+            order.approve,
             actor,
             reason=f"Approved at {money.format_rate(rate)} (mid {money.format_rate(mid)})."
             + four_eyes,
@@ -484,13 +730,11 @@ def order_approve(*, order_id: uuid.UUID, actor: Actor, shown_rate: Decimal | No
 
 
 def _check_treasury_covers(order: Order, destination_amount: Decimal) -> None:
-    """The desk approves only what its treasury can pay out now (buy: USDC, sell: EUR);
-    otherwise settlement would fail and the customer's order with it."""
-    if order.side == Side.BUY:
-        network = Wallet.objects.values_list("network", flat=True).get(pk=order.wallet_id)
-        available, currency = treasury_wallet(network).ledger_account.balance, money.USDC
-    else:
-        available, currency = treasury_fiat_account().ledger_account.balance, money.EUR
+    """The desk approves only what its treasury can pay out now; otherwise settlement would
+    fail and the customer's order with it."""
+    kind = SIDES[order.side].destination_kind
+    currency = order.destination_currency
+    available = _treasury_ledger(kind, currency, order.wallet.network).balance
     if available < destination_amount:
         raise error(
             "TREASURY_INSUFFICIENT",
@@ -503,10 +747,11 @@ def _check_treasury_covers(order: Order, destination_amount: Decimal) -> None:
 
 
 def order_eur_equivalent(order: Order) -> Decimal:
-    """The order's size in EUR: a buy's source amount, a sell's USDC at the quote's mid."""
-    if order.side == Side.BUY:
+    """The order's size in the pair's base asset (EUR): a buy's source amount, a sell's
+    stablecoin at the quote's mid."""
+    if order.source_currency == order.pair.base_asset_id:
         return order.source_amount
-    return money.quantize_down(order.source_amount / order.mid_rate, money.EUR)
+    return money.quantize_down(order.source_amount / order.mid_rate, order.pair.base_asset_id)
 
 
 def order_needs_four_eyes(order: Order) -> bool:
@@ -536,11 +781,9 @@ def _four_eyes_approval(order: Order, actor: Actor, rate: Decimal) -> OrderAppro
     return earlier[0] if earlier else None
 
 
-def _refund_buy(order: Order, *, source_ledger_account, description: str) -> None:
+def _refund_collected(order: Order, *, held_in: LedgerAccount, description: str) -> None:
     post_entry(
-        legs=transfer_legs(
-            source_ledger_account, order.fiat_account.ledger_account, order.source_amount
-        ),
+        legs=_refund_legs(order, held_in),
         kind=JournalEntry.Kind.REFUND,
         reference_id=order.pk,
         description=description,
@@ -548,7 +791,7 @@ def _refund_buy(order: Order, *, source_ledger_account, description: str) -> Non
 
 
 def order_reject(*, order_id: uuid.UUID, actor: Actor, reason: str) -> Order:
-    """Reject with a reason the customer sees; a buy's EUR goes back to its account."""
+    """Reject with a reason the customer sees; a collected source (a buy's EUR) goes back."""
     reason = (reason or "").strip()
     if not reason:
         raise error("REASON_REQUIRED", 400, "A rejection needs a reason.")
@@ -561,23 +804,24 @@ def order_reject(*, order_id: uuid.UUID, actor: Actor, reason: str) -> Order:
                 f"The order is {order.get_status_display().lower()}; it cannot be rejected.",
                 status=order.status,
             )
-        if order.side == Side.BUY:
-            treasury = treasury_fiat_account()
+        spec = SIDES[order.side]
+        if spec.collects_at_confirm:
+            treasury = _treasury_resource(
+                spec.source_kind, order.source_currency, order.wallet.network
+            )
             fiat_rail().transfer(
                 source=treasury,
                 destination=order.fiat_account,
                 amount=order.source_amount,
                 reference=f"order:{order.pk}:refund",
             )
-            _refund_buy(
+            _refund_collected(
                 order,
-                source_ledger_account=treasury.ledger_account,
-                description=f"Buy {order.pk} rejected: EUR refunded",
+                held_in=treasury.ledger_account,
+                description=f"Order {order.pk} rejected: source refunded",
             )
-        order.reject()
         order.rejection_reason = reason
-        order.save()
-        _record(order, Status.PENDING_APPROVAL, actor, reason=reason)
+        _transition(order, order.reject, actor, reason=reason)
     return order
 
 
@@ -594,89 +838,139 @@ def order_settle(*, order_id: uuid.UUID) -> Order | None:
         try:
             with transaction.atomic():
                 _deliver(order)
-        except InsufficientFunds as exc:
+        except InsufficientFunds:
             failed = True
-            reason = f"Settlement impossible: insufficient funds on {exc.details['account']}."
+            reason = "Settlement impossible: insufficient funds to settle the order."
         else:
             failed = False
         if not failed:
-            order.complete()
             order.completed_at = timezone.now()
-            order.save()
-            _record(order, Status.APPROVED, Actor.system("settlement"), reason="Settled.")
+            _transition(order, order.complete, Actor.system("settlement"), reason="Settled.")
             return order
     return order_fail(order_id=order_id, reason=reason)
 
 
+def _provider_transfer(kind: str, **transfer) -> str:
+    return (fiat_rail() if kind == FIAT else custody()).transfer(**transfer)
+
+
 def _deliver(order: Order) -> None:
-    destination_amount = order.final_destination_amount
+    """Collect the source if it is still with the customer (a sell), then pay out the
+    destination from the treasury: the provider calls, then one journal entry."""
+    spec = SIDES[order.side]
+    network = order.wallet.network
     wallet = Wallet.objects.select_related("ledger_account").get(pk=order.wallet_id)
-    treasury_usdc = treasury_wallet(wallet.network)
-    if order.side == Side.BUY:
-        custody().transfer(
-            source=treasury_usdc,
-            destination=wallet,
-            amount=destination_amount,
-            reference=f"order:{order.pk}:deliver",
-        )
-        post_entry(
-            legs=transfer_legs(
-                treasury_usdc.ledger_account, wallet.ledger_account, destination_amount
-            ),
-            kind=JournalEntry.Kind.ORDER_SETTLEMENT,
-            reference_id=order.pk,
-            description=f"Buy {order.pk}: USDC delivered",
-        )
-        return
     account = FiatAccount.objects.select_related("ledger_account").get(pk=order.fiat_account_id)
-    treasury_eur = treasury_fiat_account()
-    custody().transfer(
-        source=wallet,
-        destination=treasury_usdc,
-        amount=order.source_amount,
-        reference=f"order:{order.pk}:collect",
+    resource = {FIAT: account, WALLET: wallet}
+    legs = []
+    if not spec.collects_at_confirm:
+        treasury_source = _treasury_resource(spec.source_kind, order.source_currency, network)
+        _provider_transfer(
+            spec.source_kind,
+            source=resource[spec.source_kind],
+            destination=treasury_source,
+            amount=order.source_amount,
+            reference=f"order:{order.pk}:collect",
+        )
+        legs += _collect_legs(order, _ledger_of(treasury_source, order.source_currency))
+    treasury_destination = _treasury_resource(
+        spec.destination_kind, order.destination_currency, network
     )
-    fiat_rail().transfer(
-        source=treasury_eur,
-        destination=account,
-        amount=destination_amount,
+    _provider_transfer(
+        spec.destination_kind,
+        source=treasury_destination,
+        destination=resource[spec.destination_kind],
+        amount=order.final_destination_amount,
         reference=f"order:{order.pk}:deliver",
     )
+    legs += transfer_legs(
+        _ledger_of(treasury_destination, order.destination_currency),
+        order.destination_ledger_account,
+        order.final_destination_amount,
+    )
     post_entry(
-        legs=[
-            *transfer_legs(
-                wallet.ledger_account, treasury_usdc.ledger_account, order.source_amount
-            ),
-            *transfer_legs(treasury_eur.ledger_account, account.ledger_account, destination_amount),
-        ],
+        legs=legs,
         kind=JournalEntry.Kind.ORDER_SETTLEMENT,
         reference_id=order.pk,
-        description=f"Sell {order.pk}: USDC collected, EUR paid out",
+        description=f"Order {order.pk}: {order.destination_currency} delivered",
     )
 
 
 def order_fail(*, order_id: uuid.UUID, reason: str) -> Order | None:
-    """A provider failure the desk cannot recover from: the order fails and a buy's EUR is
-    refunded from wherever it sits (clearing before the bank settled, treasury after)."""
+    """A provider failure the desk cannot recover from: the order fails and a collected
+    source is refunded from wherever it sits (clearing before the bank settled, treasury
+    after)."""
     with transaction.atomic():
         order = _lock(order_id)
         if not can_proceed(order.fail):
             return order
-        previous = order.status
-        if order.side == Side.BUY:
-            source = (
-                clearing_account(money.EUR)
-                if previous == Status.DEBIT_PENDING
-                else treasury_fiat_account().ledger_account
+        spec = SIDES[order.side]
+        if spec.collects_at_confirm:
+            held_in = (
+                clearing_account(order.source_currency)
+                if order.status == Status.DEBIT_PENDING
+                else _treasury_ledger(spec.source_kind, order.source_currency, order.wallet.network)
             )
-            _refund_buy(
-                order,
-                source_ledger_account=source,
-                description=f"Buy {order.pk} failed: EUR refunded",
+            _refund_collected(
+                order, held_in=held_in, description=f"Order {order.pk} failed: source refunded"
             )
-        order.fail()
         order.failure_reason = reason
-        order.save()
-        _record(order, previous, Actor.system("settlement"), reason=reason)
+        _transition(order, order.fail, Actor.system("settlement"), reason=reason)
     logger.warning("order %s failed: %s", order.pk, reason)
     return order
+
+
+# --- manual prices ---------------------------------------------------------------------------
+
+
+def _audit(action: str, subject: str, actor: Actor, **details) -> AuditEntry:
+    return AuditEntry.objects.create(
+        action=action,
+        subject=subject,
+        details=details,
+        actor_user=actor.user,
+        actor=actor.label,
+        channel=actor.channel,
+    )
+
+
+def price_override_set(
+    *, pair_code: str, rate: Decimal, minutes: int | None, actor: Actor
+) -> pricing.PriceOverride:
+    """Pin ``pair_code``'s mid at ``rate`` for every process (the shared cache) until cleared
+    or, with ``minutes``, until it expires. Audited."""
+    pair = Pair.objects.filter(code=pair_code.upper()).first()
+    if pair is None:
+        raise error("PAIR_NOT_FOUND", 404, f"No pair {pair_code}.")
+    if not rate.is_finite() or rate <= 0 or rate != money.quantize_rate(rate):
+        raise error("VALIDATION_ERROR", 400, "The rate must be positive, with at most 6 decimals.")
+    if minutes is not None and not 1 <= minutes <= 24 * 60:
+        raise error("VALIDATION_ERROR", 400, "Pin a price for 1 to 1440 minutes.")
+    now = timezone.now()
+    override = pricing.PriceOverride(
+        pair=pair.code,
+        rate=rate,
+        set_by=f"{actor.label} ({actor.channel})",
+        set_at=now,
+        expires_at=now + timedelta(minutes=minutes) if minutes else None,
+    )
+    with transaction.atomic():
+        _audit(
+            "price_override.set",
+            pair.code,
+            actor,
+            rate=money.format_rate(rate),
+            expiresAt=override.expires_at.isoformat() if override.expires_at else None,
+        )
+        transaction.on_commit(lambda: pricing.price_override_store(override, pair.code))
+    return override
+
+
+def price_override_clear(*, pair_code: str, actor: Actor) -> bool:
+    """Unpin a pair's manual price; returns whether one was set. Audited."""
+    code = pair_code.upper()
+    was_set = pricing.price_override_get(code) is not None
+    with transaction.atomic():
+        _audit("price_override.clear", code, actor, wasSet=was_set)
+        transaction.on_commit(lambda: pricing.price_override_store(None, code))
+    return was_set

@@ -58,7 +58,7 @@ class CustomerWorld:
 
 
 def build_customer(slug: str) -> CustomerWorld:
-    customer = factories.CustomerFactory(slug=slug, spread_bps=50)
+    customer = factories.CustomerFactory(slug=slug)
     return CustomerWorld(
         customer=customer,
         eur_master=factories.make_account(
@@ -83,7 +83,10 @@ def build_customer(slug: str) -> CustomerWorld:
 @pytest.fixture
 def desk(db):
     """The desk with its EUR treasury account and USDC treasury wallet."""
-    customer = factories.CustomerFactory(slug="desk", name="Desk", is_desk=True, spread_bps=0)
+    from otc.reference import reference_data_ensure
+
+    reference_data_ensure()  # flushed by transactional tests; migrations made it otherwise
+    customer = factories.CustomerFactory(slug="desk", name="Desk", is_desk=True)
     treasury_eur = factories.make_account(
         customer, label="Treasury EUR", balance="5000000.00", is_treasury=True
     )

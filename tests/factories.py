@@ -24,7 +24,6 @@ class CustomerFactory(factory.django.DjangoModelFactory):
 
     slug = factory.Sequence(lambda n: f"customer-{n}")
     name = factory.LazyAttribute(lambda o: o.slug.title())
-    spread_bps = 50
 
 
 class UserFactory(factory.django.DjangoModelFactory):

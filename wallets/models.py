@@ -6,7 +6,7 @@ import uuid
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from accounts.models import Customer, LedgerAccount
+from accounts.models import Asset, Customer, LedgerAccount
 
 
 class Network(models.TextChoices):
@@ -64,3 +64,32 @@ class Wallet(models.Model):
     @property
     def has_usdc_address(self) -> bool:
         return bool(self.usdc_address)
+
+    @property
+    def address(self) -> str:
+        """The wallet's address on its network; it can hold any token of that network (the
+        field keeps seed 000's name)."""
+        return self.usdc_address
+
+    def can_hold(self, asset: Asset) -> bool:
+        return bool(self.usdc_address) and self.network in asset.networks
+
+
+class WalletHolding(models.Model):
+    """What one wallet holds of one asset: its own ledger account. A wallet's USDC holding is
+    ``Wallet.ledger_account``; any other token of the network (USDT, say) gets a holding the
+    first time it is used, so a new stablecoin is data, not a model."""
+
+    wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="holdings")
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+")
+    ledger_account = models.OneToOneField(
+        LedgerAccount, on_delete=models.PROTECT, related_name="wallet_holding"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["wallet", "asset"], name="one_holding_per_asset")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.wallet} {self.asset_id}"

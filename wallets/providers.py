@@ -17,8 +17,8 @@ from .models import Wallet
 
 
 class Custody(Protocol):
-    def balance(self, wallet: Wallet) -> Decimal:
-        """The wallet's live USDC balance. Raises ``ProviderUnavailable``."""
+    def balance(self, wallet: Wallet, asset: str = "USDC") -> Decimal:
+        """The wallet's live balance of ``asset``. Raises ``ProviderUnavailable``."""
         ...
 
     def transfer(
@@ -29,12 +29,17 @@ class Custody(Protocol):
 
 
 class SimulatedCustody:
-    def balance(self, wallet: Wallet) -> Decimal:
+    def balance(self, wallet: Wallet, asset: str = "USDC") -> Decimal:
         if simulated_outage("custody"):
             raise ProviderUnavailable("The custodian is unavailable.")
-        return LedgerAccount.objects.values_list("balance", flat=True).get(
-            pk=wallet.ledger_account_id
-        )
+        if asset == "USDC":
+            return LedgerAccount.objects.values_list("balance", flat=True).get(
+                pk=wallet.ledger_account_id
+            )
+        balance = LedgerAccount.objects.filter(
+            wallet_holding__wallet=wallet, wallet_holding__asset_id=asset
+        ).values_list("balance", flat=True)
+        return balance.first() or Decimal(0)
 
     def transfer(
         self, *, source: Wallet, destination: Wallet, amount: Decimal, reference: str

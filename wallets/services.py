@@ -6,7 +6,7 @@ from accounts import money
 from accounts.models import Customer, LedgerAccount
 from accounts.services import ledger_account_create
 
-from .models import Wallet
+from .models import Wallet, WalletHolding
 
 
 def wallet_create(
@@ -39,3 +39,27 @@ def wallet_create(
         wallet.full_clean()
         wallet.save()
     return wallet
+
+
+def wallet_holding_account(wallet: Wallet, asset_code: str) -> LedgerAccount:
+    """The ledger account of what ``wallet`` holds of ``asset_code``. USDC is the wallet's own
+    account; another token of the network gets its holding (and ledger account) on first use."""
+    if asset_code == money.USDC:
+        return wallet.ledger_account
+    holding = (
+        WalletHolding.objects.select_related("ledger_account")
+        .filter(wallet=wallet, asset_id=asset_code)
+        .first()
+    )
+    if holding is not None:
+        return holding.ledger_account
+    with transaction.atomic():
+        ledger_account = ledger_account_create(
+            code=f"wallet:{wallet.pk}:{asset_code}",
+            currency=asset_code,
+            kind=wallet.ledger_account.kind,
+        )
+        WalletHolding.objects.create(
+            wallet=wallet, asset_id=asset_code, ledger_account=ledger_account
+        )
+    return ledger_account

@@ -10,19 +10,18 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 
 from accounts.errors import DomainError
+from otc.representations import error_envelope
 
 logger = logging.getLogger("otc.api")
 
 
-def envelope(code: str, message: str, details: Any = None) -> dict:
-    body: dict[str, Any] = {"code": code, "message": message}
-    if details:
-        body["details"] = details
-    return {"error": body}
+envelope = error_envelope
 
 
 def _validation_details(detail: Any) -> Any:
     if isinstance(detail, dict):
+        if "validValues" in detail:  # a choice's error: {"message": str, "validValues": [...]}
+            return {"message": str(detail["message"]), "validValues": detail["validValues"]}
         return {key: _validation_details(value) for key, value in detail.items()}
     if isinstance(detail, list):
         return [

@@ -1,24 +1,14 @@
 """Input parsing and output shapes of the customer API. Inputs only validate; outputs only
 render. Business rules live in ``otc.services``."""
 
-from datetime import datetime
-
-from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts import money
-from otc.models import Order, Side, Status
+from otc.models import Side, Status
+from otc.representations import iso_ms, order_representation, quote_representation
 
-
-def iso_ms(value: datetime | None) -> str | None:
-    """``2026-05-30T00:01:00.000Z``: UTC, milliseconds, ``Z``."""
-    if value is None:
-        return None
-    from datetime import UTC
-
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+__all__ = ["iso_ms", "order_representation", "quote_representation"]
 
 
 @extend_schema_field({"type": "string", "pattern": r"^\d+(\.\d+)?$", "example": "100.00"})
@@ -50,45 +40,131 @@ class UUIDStringField(serializers.UUIDField):
         return super().to_internal_value(data)
 
 
+class ChoiceField(serializers.ChoiceField):
+    """A choice whose error lists the valid values (``details.<field>.validValues``)."""
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError:
+            values = [str(value) for value in self.choices]
+            raise serializers.ValidationError(
+                {"message": f"Not one of {', '.join(values)}.", "validValues": values}
+            ) from None
+
+
+@extend_schema_field({"type": "string", "pattern": r"^\d+(\.\d+)?$", "example": "100.00"})
+class AnyAmountField(serializers.Field):
+    """A positive decimal string whose currency is known only once the pair and side are (the
+    serializer's ``validate`` checks its decimals)."""
+
+    def to_internal_value(self, data):
+        try:
+            return money.parse_amount(data, money.USDC)  # the widest precision any asset has
+        except money.AmountError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+
+# Per side: the resource fields the quote needs, and its seed-named amounts (fixed source,
+# fixed destination). ``sourceAmount``/``destinationAmount`` (extension) work for every pair.
+QUOTE_SIDES = {
+    Side.BUY: {
+        "resources": ("sourceFrAccountId", "destinationUtilaWalletId"),
+        "source": "sourceAmountEur",
+        "destination": "destinationAmountUsdc",
+    },
+    Side.SELL: {
+        "resources": ("sourceUtilaWalletId", "destinationFrAccountId"),
+        "source": "sourceAmountUsdc",
+        "destination": "destinationAmountEur",
+    },
+}
+
+
 class QuoteInput(serializers.Serializer):
-    side = serializers.ChoiceField(choices=Side.values, default=Side.BUY)
+    side = ChoiceField(choices=Side.values, default=Side.BUY)
+    pair = serializers.CharField(
+        required=False, default="EUR/USDC", max_length=20, help_text='(extension) "EUR/USDC".'
+    )
     sourceFrAccountId = UUIDStringField(required=False, help_text="Buy: the EUR account.")
     destinationUtilaWalletId = UUIDStringField(
         required=False, help_text="Buy: the receiving wallet."
     )
     sourceAmountEur = MoneyField(money.EUR, required=False, help_text='Buy: e.g. "100.00".')
+    destinationAmountUsdc = MoneyField(
+        money.USDC,
+        required=False,
+        help_text="Buy, instead of sourceAmountEur: the exact USDC to receive.",
+    )
     sourceUtilaWalletId = UUIDStringField(required=False, help_text="Sell: the wallet.")
     destinationFrAccountId = UUIDStringField(
         required=False, help_text="Sell: the receiving EUR account."
     )
     sourceAmountUsdc = MoneyField(money.USDC, required=False, help_text='Sell: e.g. "100.000000".')
-
-    REQUIRED = {
-        Side.BUY: ("sourceFrAccountId", "destinationUtilaWalletId", "sourceAmountEur"),
-        Side.SELL: ("sourceUtilaWalletId", "destinationFrAccountId", "sourceAmountUsdc"),
-    }
+    destinationAmountEur = MoneyField(
+        money.EUR,
+        required=False,
+        help_text="Sell, instead of sourceAmountUsdc: the exact EUR to receive.",
+    )
+    sourceAmount = AnyAmountField(
+        required=False, help_text="(extension) the source amount, for any pair."
+    )
+    destinationAmount = AnyAmountField(
+        required=False, help_text="(extension) the exact destination amount, for any pair."
+    )
 
     def validate(self, attrs):
-        missing = {
-            name: ["This field is required."]
-            for name in self.REQUIRED[attrs["side"]]
-            if name not in attrs
+        spec = QUOTE_SIDES[attrs["side"]]
+        errors = {
+            name: ["This field is required."] for name in spec["resources"] if name not in attrs
         }
-        if missing:
-            raise serializers.ValidationError(missing)
+        given = {
+            fixed: [name for name in (spec[fixed], f"{fixed}Amount") if name in attrs]
+            for fixed in ("source", "destination")
+        }
+        named = given["source"] + given["destination"]
+        if len(named) != 1:
+            message = (
+                f"Send exactly one amount: {spec['source']} or {spec['destination']}."
+                if named
+                else f"Send {spec['source']} (or {spec['destination']} to fix what you receive)."
+            )
+            for name in named or [spec["source"]]:
+                errors[name] = [message]
+        if errors:
+            raise serializers.ValidationError(errors)
+        fixed_side = "source" if given["source"] else "destination"
+        name = named[0]
+        amount = attrs[name]
+        currency = _pair_currency(attrs["pair"], attrs["side"], fixed_side)
+        if currency is not None and name in ("sourceAmount", "destinationAmount"):
+            try:
+                money.parse_amount(f"{amount:f}".rstrip("0").rstrip("."), currency)
+            except (money.AmountError, KeyError) as exc:
+                raise serializers.ValidationError({name: [str(exc)]}) from None
+        attrs["fixed_side"], attrs["amount"] = fixed_side, amount
         return attrs
 
 
+def _pair_currency(pair_code: str, side: str, fixed_side: str) -> str | None:
+    """The currency of the fixed amount, read off the pair's code (``BASE/QUOTE``)."""
+    base, _, quote = pair_code.upper().partition("/")
+    if not quote:
+        return None
+    source, destination = (base, quote) if side == Side.BUY else (quote, base)
+    return source if fixed_side == "source" else destination
+
+
 class ConfirmInput(serializers.Serializer):
-    side = serializers.ChoiceField(choices=Side.values, default=Side.BUY)
+    side = ChoiceField(choices=Side.values, default=Side.BUY)
     quoteId = UUIDStringField()
 
 
 class OrderListQuery(serializers.Serializer):
     page = serializers.IntegerField(min_value=1, default=1)
     limit = serializers.IntegerField(min_value=1, max_value=100, default=50)
-    status = serializers.ChoiceField(choices=Status.values, required=False)
-    side = serializers.ChoiceField(choices=Side.values, required=False)
+    status = ChoiceField(choices=Status.values, required=False)
+    side = ChoiceField(choices=Side.values, required=False)
 
     def validate(self, attrs):
         # A parameter sent empty (``?page=``) is not a positive integer or a known value; DRF
@@ -135,23 +211,32 @@ class WalletBalanceOutput(serializers.Serializer):
     usdcBalance = serializers.CharField(help_text="6 decimals.")
 
 
-def quote_representation(order: Order) -> dict:
-    source_key = "sourceAmountEur" if order.side == Side.BUY else "sourceAmountUsdc"
-    return {
-        "quoteId": str(order.pk),
-        "side": order.side,
-        "status": order.status,
-        "rate": money.format_rate(order.indicative_rate),
-        "destinationAmount": money.format_amount(
-            order.indicative_destination_amount, order.destination_currency
-        ),
-        source_key: money.format_amount(order.source_amount, order.source_currency),
-        "sourceCurrency": order.source_currency,
-        "destinationCurrency": order.destination_currency,
-        "ttlExpiresAt": iso_ms(order.ttl_expires_at),
-        "ttlSeconds": settings.OTC_QUOTE_TTL_SECONDS,
-        "indicative": True,
-    }
+class FeeLineOutput(serializers.Serializer):
+    type = serializers.ChoiceField(
+        choices=[
+            "platform_fixed",
+            "platform_percentage",
+            "client_fixed",
+            "client_percentage",
+            "network",
+            "fx_markup",
+            "client_fx_markup",
+            "off_hours",
+        ]
+    )
+    description = serializers.CharField()
+    amount = serializers.CharField(
+        required=False, help_text="Fixed, percentage and network fees: in fees.currency."
+    )
+    bps = serializers.IntegerField(
+        required=False, help_text="Percentage fees and FX markups: basis points."
+    )
+
+
+class FeesOutput(serializers.Serializer):
+    currency = serializers.CharField(help_text="The source currency: fees come off the source.")
+    total = serializers.CharField(help_text="Sum of the amount lines.")
+    lines = FeeLineOutput(many=True)
 
 
 class QuoteOutput(serializers.Serializer):
@@ -160,56 +245,31 @@ class QuoteOutput(serializers.Serializer):
 
     quoteId = serializers.UUIDField(help_text="The order id: pass it to confirm.")
     side = serializers.ChoiceField(choices=Side.values, help_text="extension")
+    pair = serializers.CharField(help_text='(extension) e.g. "EUR/USDC".')
     status = serializers.CharField(help_text="(extension) quoted or requoted")
-    rate = serializers.CharField(help_text="Indicative: destination units per source unit.")
-    destinationAmount = serializers.CharField()
+    fixedSide = serializers.ChoiceField(
+        choices=["source", "destination"], help_text="Which amount the customer fixed."
+    )
+    referenceRate = serializers.CharField(help_text="The market mid, destination per source.")
+    rate = serializers.CharField(
+        help_text="Indicative: destination units per source unit, after FX markups."
+    )
+    sourceAmount = serializers.CharField(help_text="Rounded up when computed.")
+    destinationAmount = serializers.CharField(help_text="Rounded down when computed.")
     sourceAmountEur = serializers.CharField(required=False, help_text="Buy only.")
     sourceAmountUsdc = serializers.CharField(required=False, help_text="Sell only.")
+    destinationAmountUsdc = serializers.CharField(
+        required=False, help_text="Buy with a fixed destination."
+    )
+    destinationAmountEur = serializers.CharField(
+        required=False, help_text="Sell with a fixed destination."
+    )
+    fees = FeesOutput()
     sourceCurrency = serializers.CharField()
     destinationCurrency = serializers.CharField()
     ttlExpiresAt = serializers.DateTimeField()
     ttlSeconds = serializers.IntegerField()
     indicative = serializers.BooleanField()
-
-
-def order_representation(order: Order) -> dict:
-    resources = (
-        {
-            "sourceFrAccountId": str(order.fiat_account_id),
-            "destinationUtilaWalletId": str(order.wallet_id),
-        }
-        if order.side == Side.BUY
-        else {
-            "sourceUtilaWalletId": str(order.wallet_id),
-            "destinationFrAccountId": str(order.fiat_account_id),
-        }
-    )
-    return {
-        "id": str(order.pk),
-        "status": order.status,
-        "side": order.side,
-        "sourceCurrency": order.source_currency,
-        "sourceAmount": money.format_amount(order.source_amount, order.source_currency),
-        "destinationCurrency": order.destination_currency,
-        "destinationAmount": money.format_amount(
-            order.destination_amount, order.destination_currency
-        ),
-        "rate": money.format_rate(order.rate),
-        "indicativeRate": money.format_rate(order.indicative_rate),
-        "indicativeDestinationAmount": money.format_amount(
-            order.indicative_destination_amount, order.destination_currency
-        ),
-        "rateFinal": order.final_rate is not None,
-        **resources,
-        "ttlExpiresAt": iso_ms(order.ttl_expires_at),
-        "createdAt": iso_ms(order.created_at),
-        "updatedAt": iso_ms(order.updated_at),
-        "confirmedAt": iso_ms(order.confirmed_at),
-        "approvedAt": iso_ms(order.approved_at),
-        "completedAt": iso_ms(order.completed_at),
-        "rejectionReason": order.rejection_reason or None,
-        "failureReason": order.failure_reason or None,
-    }
 
 
 class OrderOutput(serializers.Serializer):
@@ -223,6 +283,10 @@ class OrderOutput(serializers.Serializer):
     destinationCurrency = serializers.CharField()
     destinationAmount = serializers.CharField(help_text="Final once approved, else indicative.")
     rate = serializers.CharField(help_text="Final once approved, else indicative.")
+    pair = serializers.CharField()
+    fixedSide = serializers.ChoiceField(choices=["source", "destination"])
+    referenceRate = serializers.CharField(help_text="The mid the rate came from.")
+    fees = FeesOutput()
     indicativeRate = serializers.CharField()
     indicativeDestinationAmount = serializers.CharField()
     rateFinal = serializers.BooleanField(help_text="True once the operator fixed the rate.")
@@ -238,6 +302,59 @@ class OrderOutput(serializers.Serializer):
     completedAt = serializers.DateTimeField(allow_null=True)
     rejectionReason = serializers.CharField(allow_null=True)
     failureReason = serializers.CharField(allow_null=True)
+
+
+class PairSideOutput(serializers.Serializer):
+    sourceCurrency = serializers.CharField()
+    destinationCurrency = serializers.CharField()
+    minAmount = serializers.CharField(help_text="In the side's source currency.")
+    maxAmount = serializers.CharField()
+
+
+class PairSidesOutput(serializers.Serializer):
+    buy = PairSideOutput()
+    sell = PairSideOutput()
+
+
+class PairNetworkOutput(serializers.Serializer):
+    network = serializers.CharField()
+    networkFee = serializers.CharField(help_text="In the pair's base currency.")
+
+
+class PairFeesOutput(serializers.Serializer):
+    currency = serializers.CharField(help_text="Fixed fees are stated in this (base) currency.")
+    platformFixedFee = serializers.CharField()
+    platformPercentageBps = serializers.IntegerField()
+    platformFxMarkupBps = serializers.IntegerField()
+    clientFixedFee = serializers.CharField()
+    clientPercentageBps = serializers.IntegerField()
+    clientFxMarkupBps = serializers.IntegerField()
+
+
+class HolidayOutput(serializers.Serializer):
+    date = serializers.DateField()
+    name = serializers.CharField()
+
+
+class OffHoursOutput(serializers.Serializer):
+    timezone = serializers.CharField()
+    windows = serializers.ListField(
+        child=serializers.CharField(), help_text='"fri 20:00-mon 08:00"'
+    )
+    holidayCalendar = serializers.CharField(allow_null=True, help_text="XECB: TARGET2.")
+    holidays = HolidayOutput(many=True, help_text="The next 90 days' closing days.")
+    penaltyBps = serializers.IntegerField(help_text="FX markup added off-hours.")
+
+
+class PairOutput(serializers.Serializer):
+    pair = serializers.CharField()
+    baseCurrency = serializers.CharField()
+    quoteCurrency = serializers.CharField()
+    enabled = serializers.BooleanField()
+    sides = PairSidesOutput()
+    networks = PairNetworkOutput(many=True)
+    fees = PairFeesOutput()
+    offHours = OffHoursOutput()
 
 
 class OrderStatusOutput(serializers.Serializer):

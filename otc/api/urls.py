@@ -13,6 +13,7 @@ urlpatterns = [
         name="api-wallet-balance",
     ),
     path("otc-exchanges/quote", views.QuoteCreateApi.as_view(), name="api-quote"),
+    path("otc-exchanges/pairs", views.PairListApi.as_view(), name="api-pairs"),
     path("otc-exchanges", views.OrderListCreateApi.as_view(), name="api-orders"),
     path("otc-exchanges/<str:order_id>", views.OrderDetailApi.as_view(), name="api-order"),
     path(

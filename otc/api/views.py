@@ -25,7 +25,8 @@ from accounts.errors import DomainError, ProviderUnavailable, error
 from accounts.selectors import eligible_fiat_accounts
 from accounts.services import session_token_issue
 from otc import idempotency, selectors, services
-from otc.models import Channel, Side
+from otc.models import Channel
+from otc.representations import RESOURCE_FIELDS
 from otc.services import Actor
 from wallets.providers import custody
 from wallets.selectors import eligible_wallets
@@ -185,6 +186,23 @@ class WalletBalanceApi(APIView):
         )
 
 
+class PairListApi(APIView):
+    @extend_schema(
+        operation_id="otc_pairs_list",
+        tags=["otc-exchanges"],
+        summary="The pairs you can trade, with your limits, fees and the off-hours calendar",
+        description=(
+            "Per enabled pair: per side the source/destination currency and your per-order "
+            "minimum and maximum (in the side's source currency), the networks with their "
+            "network fee (in the base currency), your fee schedule (the platform's and your "
+            "own markup) and the off-hours windows, upcoming holidays and their penalty."
+        ),
+        responses={200: _envelope(s.PairOutput(many=True)), **_errors(*AUTH_ERRORS)},
+    )
+    def get(self, request):
+        return _data(selectors.pairs_for_customer(request.user.customer))
+
+
 QUOTE_ERRORS = (
     *BODY_ERRORS,
     *AUTH_ERRORS,
@@ -200,6 +218,9 @@ QUOTE_ERRORS = (
     (422, "DESTINATION_ACCOUNT_WRONG_CURRENCY"),
     (422, "DESTINATION_ACCOUNT_INACTIVE"),
     (422, "AMOUNT_OUT_OF_RANGE"),
+    (422, "CURRENCY_PAIR_NOT_ENABLED"),
+    (409, "FEES_EXCEED_AMOUNT"),
+    (400, "INVALID_CALCULATED_AMOUNT"),
     (502, "QUOTE_UNAVAILABLE"),
 )
 
@@ -237,20 +258,16 @@ class QuoteCreateApi(APIView):
         body = s.QuoteInput(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        if data["side"] == Side.BUY:
-            ids = {
-                "fiat_account_id": data["sourceFrAccountId"],
-                "wallet_id": data["destinationUtilaWalletId"],
-                "source_amount": data["sourceAmountEur"],
-            }
-        else:
-            ids = {
-                "fiat_account_id": data["destinationFrAccountId"],
-                "wallet_id": data["sourceUtilaWalletId"],
-                "source_amount": data["sourceAmountUsdc"],
-            }
+        account_field, wallet_field = RESOURCE_FIELDS[data["side"]]
         order = services.quote_create(
-            customer=request.user.customer, side=data["side"], actor=_actor(request), **ids
+            customer=request.user.customer,
+            side=data["side"],
+            pair_code=data["pair"],
+            fiat_account_id=data[account_field],
+            wallet_id=data[wallet_field],
+            amount=data["amount"],
+            fixed_side=data["fixed_side"],
+            actor=_actor(request),
         )
         return _data(s.quote_representation(order))
 

@@ -14,10 +14,15 @@ from django.utils import timezone
 
 from accounts import money
 from accounts.errors import ProviderUnavailable
-from accounts.models import FiatAccount, JournalEntry, Posting
+from accounts.models import FiatAccount, JournalEntry, LedgerAccount, Posting
 from otc import pricing
-from otc.models import Order, OrderApproval, Side, Status
-from otc.services import order_eur_equivalent, order_needs_four_eyes
+from otc.models import Order, OrderApproval, Pair, Side, Status
+from otc.services import (
+    DEFAULT_PAIR,
+    order_eur_equivalent,
+    order_execution_price,
+    order_needs_four_eyes,
+)
 from wallets.models import Wallet
 
 FAVOURS_CUSTOMER = "customer"
@@ -27,22 +32,40 @@ FAVOURS_NOBODY = "none"
 
 @dataclass(frozen=True)
 class LivePrice:
-    """One fetch of the market mid, or why there is none."""
+    """One fetch of every enabled pair's mid (or why there is none), and any manual price an
+    operator pinned."""
 
-    mid: Decimal | None
+    mids: dict
     at: datetime
+    overrides: dict = field(default_factory=dict)
+
+    @property
+    def mid(self) -> Decimal | None:
+        return self.mids.get(DEFAULT_PAIR)
 
     @property
     def available(self) -> bool:
         return self.mid is not None
 
+    @property
+    def override(self) -> pricing.PriceOverride | None:
+        return self.overrides.get(DEFAULT_PAIR)
+
+    def mid_for(self, pair_code: str) -> Decimal | None:
+        return self.mids.get(pair_code)
+
 
 def live_price() -> LivePrice:
-    try:
-        mid = pricing.live_mid_rate()
-    except ProviderUnavailable:
-        mid = None
-    return LivePrice(mid=mid, at=timezone.now())
+    mids, overrides = {}, {}
+    for pair in Pair.objects.filter(enabled=True).order_by("code"):
+        try:
+            mids[pair.code] = pricing.live_mid_rate(pair)
+        except ProviderUnavailable:
+            mids[pair.code] = None
+        override = pricing.price_override_get(pair.code)
+        if override is not None:
+            overrides[pair.code] = override
+    return LivePrice(mids=mids, at=timezone.now(), overrides=overrides)
 
 
 @dataclass
@@ -69,9 +92,9 @@ class PricedOrder:
 
 
 def price_order(order: Order, price: LivePrice, viewer=None) -> PricedOrder:
-    """Price ``order`` at ``price`` with the order's own spread. The rate is destination units
-    per source unit, so a higher live rate than quoted means the customer receives more: the
-    move favours the customer; a lower one favours the desk."""
+    """Price ``order`` at ``price`` with the order's own markups and fees. The rate is
+    destination units per source unit, so a higher live rate than quoted means the customer
+    receives more: the move favours the customer; a lower one favours the desk."""
     row = PricedOrder(
         order=order,
         eur_equivalent=order_eur_equivalent(order),
@@ -80,11 +103,9 @@ def price_order(order: Order, price: LivePrice, viewer=None) -> PricedOrder:
     )
     if viewer is not None:
         row.approved_by_me = row.approved_by(viewer)
-    if price.available:
-        row.live_rate = pricing.customer_rate(order.side, price.mid, order.spread_bps)
-        row.live_destination_amount = pricing.destination_amount(
-            order.side, order.source_amount, row.live_rate
-        )
+    mid = price.mid_for(order.pair.code)
+    if mid is not None:
+        _, row.live_rate, row.live_destination_amount = order_execution_price(order, mid)
         row.move_bps = pricing.move_bps(order.indicative_rate, row.live_rate)
         if row.move_bps > 0:
             row.favours = FAVOURS_CUSTOMER
@@ -94,8 +115,9 @@ def price_order(order: Order, price: LivePrice, viewer=None) -> PricedOrder:
 
 
 def _with_approvals(orders: QuerySet[Order]) -> QuerySet[Order]:
-    return orders.select_related("customer", "fiat_account", "wallet").prefetch_related(
-        Prefetch("approvals", queryset=OrderApproval.objects.order_by("created_at", "id"))
+    return orders.select_related("customer", "fiat_account", "wallet", "pair").prefetch_related(
+        Prefetch("approvals", queryset=OrderApproval.objects.order_by("created_at", "id")),
+        "fees",
     )
 
 
@@ -135,38 +157,37 @@ def order_ledger_entries(order: Order) -> list[JournalEntry]:
 @dataclass
 class SideTotals:
     side: str
+    source_currency: str
+    destination_currency: str
     count: int
     source_amount: Decimal
     destination_amount: Decimal
 
-    @property
-    def source_currency(self) -> str:
-        return money.EUR if self.side == Side.BUY else money.USDC
-
-    @property
-    def destination_currency(self) -> str:
-        return money.USDC if self.side == Side.BUY else money.EUR
-
 
 def _totals_by_side(orders: QuerySet[Order], destination_field: str) -> list[SideTotals]:
-    rows = {
-        row["side"]: row
-        for row in orders.values("side").annotate(
-            count=Count("id"), source=Sum("source_amount"), destination=Sum(destination_field)
-        )
+    rows = orders.values("side", "source_currency", "destination_currency").annotate(
+        count=Count("id"), source=Sum("source_amount"), destination=Sum(destination_field)
+    )
+    found = {
+        (row["side"], row["source_currency"], row["destination_currency"]): row for row in rows
     }
-    totals = []
-    for side in (Side.BUY, Side.SELL):
-        row = rows.get(side, {})
-        totals.append(
-            SideTotals(
-                side=side,
-                count=row.get("count", 0),
-                source_amount=row.get("source") or Decimal(0),
-                destination_amount=row.get("destination") or Decimal(0),
-            )
+    # The default pair's two sides always show, even when empty.
+    for side, currencies in (
+        (Side.BUY, (money.EUR, money.USDC)),
+        (Side.SELL, (money.USDC, money.EUR)),
+    ):
+        found.setdefault((side, *currencies), {})
+    return [
+        SideTotals(
+            side=side,
+            source_currency=source,
+            destination_currency=destination,
+            count=row.get("count", 0),
+            source_amount=row.get("source") or Decimal(0),
+            destination_amount=row.get("destination") or Decimal(0),
         )
-    return totals
+        for (side, source, destination), row in sorted(found.items())
+    ]
 
 
 @dataclass
@@ -176,6 +197,7 @@ class TreasuryPosition:
     exposure: list[SideTotals]
     completed_today: list[SideTotals]
     since: datetime
+    fee_income: list = field(default_factory=list)
 
     @property
     def usdc_balance(self) -> Decimal:
@@ -192,19 +214,25 @@ class TreasuryPosition:
             Decimal(0),
         )
 
+    def _needed(self, currency: str) -> Decimal:
+        return sum(
+            (t.destination_amount for t in self.exposure if t.destination_currency == currency),
+            Decimal(0),
+        )
+
     @property
     def usdc_needed(self) -> Decimal:
         """USDC the pending buys would take out of the treasury at their quoted figures."""
-        return next(t.destination_amount for t in self.exposure if t.side == Side.BUY)
+        return self._needed(money.USDC)
 
     @property
     def eur_needed(self) -> Decimal:
-        return next(t.destination_amount for t in self.exposure if t.side == Side.SELL)
+        return self._needed(money.EUR)
 
 
 def treasury_position() -> TreasuryPosition:
     """The desk's treasury balances, what the orders awaiting approval would draw on them,
-    and today's completed volume (since local midnight)."""
+    today's completed volume (since local midnight) and the fee income booked so far."""
     since = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     return TreasuryPosition(
         fiat_accounts=list(
@@ -219,9 +247,14 @@ def treasury_position() -> TreasuryPosition:
             "final_destination_amount",
         ),
         since=since,
+        fee_income=list(
+            LedgerAccount.objects.filter(kind=LedgerAccount.Kind.FEES).order_by("currency")
+        ),
     )
 
 
 def order_search() -> QuerySet[Order]:
     """All orders for the search page and its CSV export, newest first."""
-    return Order.objects.select_related("customer", "approved_by").order_by("-created_at", "-id")
+    return Order.objects.select_related("customer", "approved_by", "pair").order_by(
+        "-created_at", "-id"
+    )

@@ -17,8 +17,8 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts import money
 from accounts.errors import DomainError
 from otc import pricing, services
-from otc.models import Channel, Side, Status
-from otc.services import Actor
+from otc.models import Channel, Pair, Side, Status
+from otc.services import DEFAULT_PAIR, Actor
 
 from . import selectors
 from .forms import ApproveForm, OrderFilter, QueueFilterForm, RejectForm
@@ -94,12 +94,15 @@ def queue(request):
 
 
 def _panel(price: selectors.LivePrice) -> dict:
-    """The live price panel's figures: the mid and the customer rates at the default spread."""
-    spread = settings.OTC_DEFAULT_SPREAD_BPS
-    panel = {"price": price, "spread_bps": spread, "buy_rate": None, "sell_rate": None}
+    """The live price panel's figures: the mid and the customer rates at the default pair's
+    platform FX markup (a customer's own markup comes on top), and a pinned manual price."""
+    pair = Pair.objects.filter(code=DEFAULT_PAIR).first()
+    markup = pair.platform_fx_markup_bps if pair else 0
+    panel = {"price": price, "spread_bps": markup, "buy_rate": None, "sell_rate": None}
     if price.available:
-        panel["buy_rate"] = pricing.customer_rate(Side.BUY, price.mid, spread)
-        panel["sell_rate"] = pricing.customer_rate(Side.SELL, price.mid, spread)
+        panel["buy_rate"] = pricing.customer_rate(Side.BUY, price.mid, markup)
+        panel["sell_rate"] = pricing.customer_rate(Side.SELL, price.mid, markup)
+    panel["override"] = price.override
     return panel
 
 

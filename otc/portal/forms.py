@@ -12,6 +12,7 @@ from accounts.models import (
     Customer,
 )
 from accounts.selectors import eligible_fiat_accounts
+from otc import services
 from otc.models import Side, Status
 from wallets.selectors import eligible_wallets
 
@@ -23,6 +24,12 @@ SIDE_CHOICES = [
 
 def source_currency(side: str) -> str:
     return money.EUR if side == Side.BUY else money.USDC
+
+
+def _limits(customer, currency: str):
+    """The EUR/USDC pair's limits for the side whose source is ``currency``."""
+    side = Side.BUY if currency == money.EUR else Side.SELL
+    return services.source_limits(customer, services.pair_get(services.DEFAULT_PAIR), side)
 
 
 class QuoteForm(forms.Form):
@@ -71,7 +78,7 @@ class QuoteForm(forms.Form):
         self.fields["amount"].help_text = self.limits_text(currency)
 
     def limits_text(self, currency: str) -> str:
-        low, high = self.customer.order_limits(currency)
+        low, high = _limits(self.customer, currency)
         return (
             f"In {currency}, up to {money.PRECISION[currency]} decimals; between "
             f"{money.format_amount(low, currency)} and {money.format_amount(high, currency)}."
@@ -81,7 +88,7 @@ class QuoteForm(forms.Form):
         """Per currency, what the browser script shows when the side switches."""
         result = {}
         for currency in (money.EUR, money.USDC):
-            low, high = self.customer.order_limits(currency)
+            low, high = _limits(self.customer, currency)
             result[currency] = {
                 "decimals": str(money.PRECISION[currency]),
                 "min": money.format_amount(low, currency),
@@ -100,7 +107,7 @@ class QuoteForm(forms.Form):
             except money.AmountError as exc:
                 self.add_error("amount", str(exc))
                 return data
-            low, high = self.customer.order_limits(currency)
+            low, high = _limits(self.customer, currency)
             if not low <= amount <= high:
                 self.add_error(
                     "amount",

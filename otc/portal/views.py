@@ -211,7 +211,7 @@ def exchange(request):
             side=data["side"],
             fiat_account_id=uuid.UUID(data["fiat_account"]),
             wallet_id=uuid.UUID(data["wallet"]),
-            source_amount=data["source_amount"],
+            amount=data["source_amount"],
             actor=_actor(request),
         )
     except DomainError as exc:

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from otc.api.serializers import iso_ms
+from otc.representations import iso_ms
 
 from .models import WILDCARD, Delivery, DeliveryAttempt, Event, WebhookEndpoint
 from .services import ORDER_EVENT_TYPES, event_body

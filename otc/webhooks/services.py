@@ -112,7 +112,7 @@ def signature_headers(
 
 
 def event_body(event: Event) -> str:
-    from otc.api.serializers import iso_ms
+    from otc.representations import iso_ms
 
     payload = {
         "id": str(event.id),
@@ -172,7 +172,7 @@ def event_emit(
 
 
 def order_event_emit(*, order, previous_status: str) -> Event:
-    from otc.api.serializers import order_representation
+    from otc.representations import order_representation
 
     data = order_representation(order) | {"previousStatus": previous_status or None}
     return event_emit(

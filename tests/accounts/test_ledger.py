@@ -351,7 +351,7 @@ def confirmed(world, side, amount, capture):
         side=side,
         fiat_account_id=world.eur_master.pk,
         wallet_id=world.wallet.pk,
-        source_amount=Decimal(amount),
+        amount=Decimal(amount),
         actor=api_actor(world),
     )
     with capture(execute=True):

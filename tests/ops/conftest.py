@@ -84,7 +84,7 @@ def pending_order(world, *, side: str = Side.BUY, amount: str | None = None) -> 
         side=side,
         fiat_account_id=world.eur_master.pk,
         wallet_id=world.wallet.pk,
-        source_amount=Decimal(amount),
+        amount=Decimal(amount),
         actor=actor,
     )
     services.order_confirm(order_id=quote.pk, customer=world.customer, side=side, actor=actor)

@@ -27,7 +27,8 @@ def reject_url(order) -> str:
 
 
 def live_rate(order) -> str:
-    return f"{pricing.customer_rate(order.side, pricing.live_mid_rate(), order.spread_bps):f}"
+    mid = pricing.live_mid_rate(order.pair)
+    return f"{pricing.customer_rate(order.side, mid, order.fx_markup_bps):f}"
 
 
 # --- the queue ------------------------------------------------------------------------------

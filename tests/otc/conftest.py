@@ -20,7 +20,7 @@ def buy_quote():
             side=Side.BUY,
             fiat_account_id=(account or world.eur_master).pk,
             wallet_id=(wallet or world.wallet).pk,
-            source_amount=Decimal(amount),
+            amount=Decimal(amount),
             actor=services.Actor(label="test", channel=Channel.API),
         )
 
@@ -35,7 +35,7 @@ def sell_quote():
             side=Side.SELL,
             fiat_account_id=(account or world.eur_master).pk,
             wallet_id=(wallet or world.wallet).pk,
-            source_amount=Decimal(amount),
+            amount=Decimal(amount),
             actor=services.Actor(label="test", channel=Channel.API),
         )
 

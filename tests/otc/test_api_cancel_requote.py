@@ -120,6 +120,15 @@ def test_requote_gives_a_fresh_rate_and_ttl_on_the_same_quote_id(acme, settings)
         "destinationCurrency": "USDC",
         "ttlSeconds": 60,
         "indicative": True,
+        "pair": "EUR/USDC",
+        "fixedSide": "source",
+        "referenceRate": "1.100000",
+        "sourceAmount": "100.00",
+        "fees": {
+            "currency": "EUR",
+            "total": "0.00",
+            "lines": [{"type": "fx_markup", "description": "Desk FX markup", "bps": 50}],
+        },
     }
     detail = acme.client().get(order_url(quote_id)).json()["data"]
     assert detail["status"] == "requoted" and detail["indicativeRate"] == "1.094500"

@@ -66,6 +66,14 @@ def test_buy_order_representation(acme):
         "completedAt": None,
         "rejectionReason": None,
         "failureReason": None,
+        "pair": "EUR/USDC",
+        "fixedSide": "source",
+        "referenceRate": "1.080000",
+        "fees": {
+            "currency": "EUR",
+            "total": "0.00",
+            "lines": [{"type": "fx_markup", "description": "Desk FX markup", "bps": 50}],
+        },
     }
 
 
@@ -92,6 +100,14 @@ def test_sell_order_representation(acme):
         "completedAt": None,
         "rejectionReason": None,
         "failureReason": None,
+        "pair": "EUR/USDC",
+        "fixedSide": "source",
+        "referenceRate": "0.925925",
+        "fees": {
+            "currency": "USDC",
+            "total": "0.000000",
+            "lines": [{"type": "fx_markup", "description": "Desk FX markup", "bps": 50}],
+        },
     }
 
 

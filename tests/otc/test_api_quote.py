@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts import money
 from otc import pricing
-from otc.models import Order, OrderTransition, Side, Status
+from otc.models import CustomerFeeSchedule, Order, OrderTransition, Pair, Side, Status
 
 from .test_api_support import (
     BUY_DESTINATION_FOR_100,
@@ -38,12 +38,15 @@ def test_expected_figures_match_the_pricing_functions():
     assert money.format_rate(sell) == SELL_RATE
     assert (
         money.format_amount(
-            pricing.destination_amount(Side.BUY, Decimal("100.00"), buy), money.USDC
+            pricing.forward_destination(Decimal("100.00"), Decimal(0), buy, money.USDC),
+            money.USDC,
         )
         == BUY_DESTINATION_FOR_100
     )
     assert (
-        money.format_amount(pricing.destination_amount(Side.SELL, Decimal("100"), sell), money.EUR)
+        money.format_amount(
+            pricing.forward_destination(Decimal("100"), Decimal(0), sell, money.EUR), money.EUR
+        )
         == SELL_DESTINATION_FOR_100
     )
 
@@ -70,6 +73,15 @@ def test_buy_quote_body(acme):
         "destinationCurrency": "USDC",
         "ttlSeconds": 60,
         "indicative": True,
+        "pair": "EUR/USDC",
+        "fixedSide": "source",
+        "referenceRate": "1.080000",
+        "sourceAmount": "100.00",
+        "fees": {
+            "currency": "EUR",
+            "total": "0.00",
+            "lines": [{"type": "fx_markup", "description": "Desk FX markup", "bps": 50}],
+        },
     }
 
 
@@ -143,6 +155,15 @@ def test_sell_quote_body(acme):
         "sourceAmountUsdc": "100.000000",
         "sourceCurrency": "USDC",
         "destinationCurrency": "EUR",
+        "pair": "EUR/USDC",
+        "fixedSide": "source",
+        "referenceRate": "0.925925",
+        "sourceAmount": "100.000000",
+        "fees": {
+            "currency": "USDC",
+            "total": "0.000000",
+            "lines": [{"type": "fx_markup", "description": "Desk FX markup", "bps": 50}],
+        },
         "ttlSeconds": 60,
         "indicative": True,
     }
@@ -158,8 +179,10 @@ def test_sell_amount_with_fewer_decimals_is_padded(acme):
 
 
 def test_spread_is_the_customers_own(acme):
-    acme.customer.spread_bps = 100
-    acme.customer.save()
+    """The desk's 50 bps FX markup plus the customer's own 50 bps."""
+    CustomerFeeSchedule.objects.create(
+        customer=acme.customer, pair=Pair.objects.get(code="EUR/USDC"), fx_markup_bps=50
+    )
     data = quote(acme, buy_body(acme)).json()["data"]
     # 1.08 * 0.99 = 1.069200
     assert data["rate"] == "1.069200" and data["destinationAmount"] == "106.920000"
@@ -408,17 +431,14 @@ def test_sell_amount_outside_the_limits(acme, amount):
     assert err["details"]["max"] == "1000000.000000"
 
 
-def test_amount_limits_per_customer_and_from_settings(acme, globex, settings):
+def test_amount_limits_per_customer_and_from_the_pair(acme, globex):
     acme.customer.min_order_eur = Decimal("500.00")
     acme.customer.save()
     err = assert_error(quote(acme, buy_body(acme, "499.99")), 422, "AMOUNT_OUT_OF_RANGE")
     assert err["details"]["min"] == "500.00"
     # Globex still has the desk's default.
     assert quote(globex, buy_body(globex, "499.99")).status_code == 200
-    settings.OTC_ORDER_LIMITS = {
-        "EUR": (Decimal("10.00"), Decimal("200.00")),
-        "USDC": (Decimal("10"), Decimal("1000000")),
-    }
+    Pair.objects.filter(code="EUR/USDC").update(buy_max=Decimal("200.00"))
     err = assert_error(quote(globex, buy_body(globex, "200.01")), 422, "AMOUNT_OUT_OF_RANGE")
     assert err["details"]["max"] == "200.00"
 

@@ -46,6 +46,10 @@ ORDER_FIELDS_COMMON = {
     "completedAt",
     "rejectionReason",
     "failureReason",
+    "pair",
+    "fixedSide",
+    "referenceRate",
+    "fees",
 }
 BUY_ORDER_FIELDS = ORDER_FIELDS_COMMON | {"sourceFrAccountId", "destinationUtilaWalletId"}
 SELL_ORDER_FIELDS = ORDER_FIELDS_COMMON | {"sourceUtilaWalletId", "destinationFrAccountId"}
@@ -60,6 +64,11 @@ QUOTE_FIELDS_COMMON = {
     "ttlExpiresAt",
     "ttlSeconds",
     "indicative",
+    "pair",
+    "fixedSide",
+    "referenceRate",
+    "sourceAmount",
+    "fees",
 }
 
 

@@ -46,30 +46,36 @@ class FakeKraken:
         }
 
 
+def eur_usdc():
+    from otc.reference import reference_data_ensure
+
+    return reference_data_ensure()
+
+
 @pytest.fixture
-def kraken(settings):
+def kraken(settings, db):
     fake = FakeKraken()
     settings.OTC_PRICE_FEED = "kraken"
     settings.OTC_KRAKEN_API_URL = fake.url
-    cache.delete(pricing.KrakenFeed.CACHE_KEY)
+    cache.delete(pricing.KrakenFeed.CACHE_KEY.format(symbol="USDCEUR"))
     yield fake
     fake.server.shutdown()
 
 
 def test_mid_of_the_book_inverted_to_usdc_per_eur(kraken):
     kraken.book(bid="0.92100", ask="0.92300")  # mid 0.922 EUR per USDC
-    assert pricing.live_mid_rate() == Decimal("1.084598")  # 1 / 0.922, rounded down
+    assert pricing.live_mid_rate(eur_usdc()) == Decimal("1.084598")  # 1 / 0.922, rounded down
     assert kraken.requests == ["/0/public/Ticker?pair=USDCEUR"]
 
 
 def test_one_snapshot_is_shared_until_it_is_stale(kraken):
     kraken.book(bid="0.92100", ask="0.92300")
-    first = pricing.live_mid_rate()
+    first = pricing.live_mid_rate(eur_usdc())
     kraken.book(bid="0.90000", ask="0.90100")
-    assert pricing.live_mid_rate() == first  # from the shared cache, no second request
+    assert pricing.live_mid_rate(eur_usdc()) == first  # from the shared cache, no second request
     assert len(kraken.requests) == 1
-    cache.delete(pricing.KrakenFeed.CACHE_KEY)  # the snapshot expired
-    assert pricing.live_mid_rate() == Decimal("1.110494")  # 1 / 0.9005
+    cache.delete(pricing.KrakenFeed.CACHE_KEY.format(symbol="USDCEUR"))  # the snapshot expired
+    assert pricing.live_mid_rate(eur_usdc()) == Decimal("1.110494")  # 1 / 0.9005
     assert len(kraken.requests) == 2
 
 
@@ -86,7 +92,7 @@ def test_one_snapshot_is_shared_until_it_is_stale(kraken):
 def test_nonsense_from_the_exchange_makes_the_feed_unavailable(kraken, body):
     kraken.body = body
     with pytest.raises(ProviderUnavailable):
-        pricing.live_mid_rate()
+        pricing.live_mid_rate(eur_usdc())
     assert cache.get(pricing.KrakenFeed.CACHE_KEY) is None  # nothing stale is kept
 
 
@@ -94,7 +100,7 @@ def test_an_http_error_makes_the_feed_unavailable(kraken):
     kraken.book(bid="0.92100", ask="0.92300")
     kraken.status = 503
     with pytest.raises(ProviderUnavailable):
-        pricing.live_mid_rate()
+        pricing.live_mid_rate(eur_usdc())
 
 
 def test_an_unreachable_exchange_gives_quote_unavailable_and_creates_nothing(acme, settings):
@@ -102,7 +108,7 @@ def test_an_unreachable_exchange_gives_quote_unavailable_and_creates_nothing(acm
 
     settings.OTC_PRICE_FEED = "kraken"
     settings.OTC_KRAKEN_API_URL = "http://127.0.0.1:9"  # nothing listens on the discard port
-    cache.delete(pricing.KrakenFeed.CACHE_KEY)
+    cache.delete(pricing.KrakenFeed.CACHE_KEY.format(symbol="USDCEUR"))
     response = acme.client().post(
         "/api/v1/otc-exchanges/quote",
         {

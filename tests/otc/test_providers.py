@@ -25,9 +25,27 @@ def customer_actor(world):
 # --- pricing --------------------------------------------------------------------------------
 
 
+class _Pair:
+    """A pair as the feed sees it: a code (for an override) and a feed symbol."""
+
+    def __init__(self, code: str = "EUR/USDC", feed_symbol: str = "USDCEUR") -> None:
+        self.code, self.feed_symbol = code, feed_symbol
+
+
+EUR_USDC = _Pair()
+
+
 def test_static_feed_pins_the_mid(settings):
     settings.OTC_PRICE_FEED = "static:1.123456"
-    assert pricing.live_mid_rate() == Decimal("1.123456")
+    assert pricing.live_mid_rate(EUR_USDC) == Decimal("1.123456")
+
+
+def test_static_feed_prices_each_symbol(settings):
+    settings.OTC_PRICE_FEED = "static:USDCEUR=1.08,USDTEUR=1.07"
+    assert pricing.live_mid_rate(EUR_USDC) == Decimal("1.08")
+    assert pricing.live_mid_rate(_Pair("EUR/USDT", "USDTEUR")) == Decimal("1.07")
+    with pytest.raises(ProviderUnavailable):
+        pricing.live_mid_rate(_Pair("EUR/DAI", "DAIEUR"))
 
 
 @pytest.mark.parametrize("spec", ["static:0", "static:-1", "static:abc", "nasdaq"])
@@ -36,16 +54,21 @@ def test_a_misconfigured_feed_is_an_unavailable_feed(settings, spec):
     with pytest.raises(ImproperlyConfigured):
         pricing.price_feed()
     with pytest.raises(ProviderUnavailable):
-        pricing.live_mid_rate()
+        pricing.live_mid_rate(EUR_USDC)
 
 
 def test_the_simulated_market_is_a_function_of_the_clock_near_1_085():
     feed = pricing.SimulatedFeed(clock=lambda: 1_780_000_000.0)
     again = pricing.SimulatedFeed(clock=lambda: 1_780_000_000.0)
     later = pricing.SimulatedFeed(clock=lambda: 1_780_000_300.0)
-    assert feed.mid_rate() == again.mid_rate()  # every process sees the same price
-    assert feed.mid_rate() != later.mid_rate()  # and it moves
-    rates = [pricing.SimulatedFeed(clock=lambda t=t: float(t)).mid_rate() for t in range(0, 900, 7)]
+    assert feed.mid_rate("USDCEUR") == again.mid_rate(
+        "USDCEUR"
+    )  # every process sees the same price
+    assert feed.mid_rate("USDCEUR") != later.mid_rate("USDCEUR")  # and it moves
+    rates = [
+        pricing.SimulatedFeed(clock=lambda t=t: float(t)).mid_rate("USDCEUR")
+        for t in range(0, 900, 7)
+    ]
     assert all(Decimal("1.07") < r < Decimal("1.10") for r in rates)
     assert all(r == r.quantize(Decimal("0.000001")) for r in rates)
 
@@ -53,7 +76,7 @@ def test_the_simulated_market_is_a_function_of_the_clock_near_1_085():
 def test_the_simulated_feed_is_the_default(settings):
     settings.OTC_PRICE_FEED = "simulated"
     assert isinstance(pricing.price_feed(), pricing.SimulatedFeed)
-    assert Decimal("1.07") < pricing.live_mid_rate() < Decimal("1.10")
+    assert Decimal("1.07") < pricing.live_mid_rate(EUR_USDC) < Decimal("1.10")
 
 
 def test_the_spread_is_taken_in_the_desks_favour_and_rounded_down():
@@ -66,10 +89,11 @@ def test_the_spread_is_taken_in_the_desks_favour_and_rounded_down():
 
 
 def test_destination_amounts_round_down_to_the_currency():
-    assert pricing.destination_amount(Side.BUY, Decimal("0.99"), Decimal("1.074699")) == Decimal(
+    forward = pricing.forward_destination
+    assert forward(Decimal("0.99"), Decimal(0), Decimal("1.074699"), "USDC") == Decimal(
         "1.063952"
     )  # 1.06395201
-    assert pricing.destination_amount(Side.SELL, Decimal("10.000009"), Decimal("0.921296")) == (
+    assert forward(Decimal("10.000009"), Decimal(0), Decimal("0.921296"), "EUR") == (
         Decimal("9.21")
     )  # 9.2129682..., never 9.22
 
@@ -144,7 +168,7 @@ def test_a_sell_quote_during_a_custody_outage_is_unavailable_and_creates_nothing
             side=Side.SELL,
             fiat_account_id=acme.eur_master.pk,
             wallet_id=acme.wallet.pk,
-            source_amount=Decimal("100.000000"),
+            amount=Decimal("100.000000"),
             actor=customer_actor(acme),
         )
     assert (caught.value.code, caught.value.status) == ("QUOTE_UNAVAILABLE", 502)
@@ -160,7 +184,7 @@ def test_a_quote_with_the_market_down_is_unavailable_and_creates_nothing(acme, s
             side=Side.BUY,
             fiat_account_id=acme.eur_master.pk,
             wallet_id=acme.wallet.pk,
-            source_amount=Decimal("100.00"),
+            amount=Decimal("100.00"),
             actor=customer_actor(acme),
         )
     assert caught.value.code == "QUOTE_UNAVAILABLE"

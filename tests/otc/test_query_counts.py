@@ -39,7 +39,7 @@ def add_orders(world, count: int) -> None:
             side=side,
             fiat_account_id=world.eur_master.pk,
             wallet_id=(world.wallet if index % 3 else world.wallet_secondary).pk,
-            source_amount=Decimal("100.00") if side == Side.BUY else Decimal("10.000000"),
+            amount=Decimal("100.00") if side == Side.BUY else Decimal("10.000000"),
             actor=actor,
         )
 
@@ -59,7 +59,7 @@ def test_the_order_list_costs_the_same_for_5_and_60_orders(
         side=Side.BUY,
         fiat_account_id=acme.eur_master.pk,
         wallet_id=acme.wallet.pk,
-        source_amount=Decimal("100.00"),
+        amount=Decimal("100.00"),
         actor=services.Actor(label="test", channel=Channel.API),
     )
     with django_capture_on_commit_callbacks(execute=True):

@@ -32,7 +32,7 @@ def _pending(world, side: str, amount: str, capture) -> Order:
         actor=actor,
         fiat_account_id=world.eur_master.pk,
         wallet_id=world.wallet.pk,
-        source_amount=Decimal(amount),
+        amount=Decimal(amount),
     )
     with capture(execute=True):
         services.order_confirm(order_id=order.pk, customer=world.customer, side=side, actor=actor)

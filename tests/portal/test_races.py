@@ -45,7 +45,7 @@ def quote(world):
         side=Side.BUY,
         fiat_account_id=world.eur_master.pk,
         wallet_id=world.wallet.pk,
-        source_amount=Decimal("1000.00"),
+        amount=Decimal("1000.00"),
         actor=Actor.for_user(world.user, Channel.PORTAL),
     )
 

@@ -32,7 +32,7 @@ def buy_quote(world, amount="1000.00", **overrides):
         side=overrides.get("side", Side.BUY),
         fiat_account_id=overrides.get("fiat_account_id", world.eur_master.pk),
         wallet_id=overrides.get("wallet_id", world.wallet.pk),
-        source_amount=Decimal(amount),
+        amount=Decimal(amount),
         actor=Actor.for_user(world.user, Channel.PORTAL),
     )
 

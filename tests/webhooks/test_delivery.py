@@ -92,7 +92,7 @@ def test_a_transition_that_rolls_back_emits_and_sends_nothing(
             side="buy",
             fiat_account_id=acme.eur_master.pk,
             wallet_id=acme.wallet.pk,
-            source_amount=Decimal("100.00"),
+            amount=Decimal("100.00"),
             actor=Actor.system("test"),
         )
         order_id = order.pk

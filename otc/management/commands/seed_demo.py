@@ -81,7 +81,7 @@ class Command(BaseCommand):
     # -- the demo desk ---------------------------------------------------------------------
     def seed(self) -> dict:
         desk, _ = Customer.objects.get_or_create(
-            slug="desk", defaults={"name": "The Desk (treasury)", "is_desk": True, "spread_bps": 0}
+            slug="desk", defaults={"name": "The Desk (treasury)", "is_desk": True}
         )
         self.account(desk, "Treasury EUR", balance=Decimal("5000000.00"), is_treasury=True)
         self.wallet(

@@ -1,0 +1,121 @@
+"""How the desk shows a quote, an order and an error: one module the API, the webhooks outbox
+and the idempotency store all render with, so a replayed response, an event payload and a
+GET of the same order agree field for field. The domain owns this; the API layer imports it,
+never the other way round."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+
+from accounts import money
+
+from .models import FixedSide, Order, Side
+
+# Seed 000 names the amounts after their currencies on the EUR/USDC pair.
+SEED_SOURCE_FIELD = {Side.BUY: "sourceAmountEur", Side.SELL: "sourceAmountUsdc"}
+SEED_DESTINATION_FIELD = {Side.BUY: "destinationAmountUsdc", Side.SELL: "destinationAmountEur"}
+RESOURCE_FIELDS = {  # (fiat account field, wallet field) per side
+    Side.BUY: ("sourceFrAccountId", "destinationUtilaWalletId"),
+    Side.SELL: ("destinationFrAccountId", "sourceUtilaWalletId"),
+}
+
+
+def iso_ms(value: datetime | None) -> str | None:
+    """``2026-05-30T00:01:00.000Z``: UTC, milliseconds, ``Z``."""
+    if value is None:
+        return None
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def error_envelope(code: str, message: str, details: Any = None) -> dict:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        body["details"] = details
+    return {"error": body}
+
+
+def fee_lines_representation(currency: str, total, lines) -> dict:
+    """``fees: {currency, total, lines: [{type, description, amount | bps}]}``; ``lines`` are
+    ``OrderFee`` rows or ``pricing.FeeLine`` values (same attribute names)."""
+    rendered = []
+    for line in lines:
+        item = {"type": line.type, "description": line.description}
+        if line.amount is not None:
+            item["amount"] = money.format_amount(line.amount, currency)
+        if line.bps is not None:
+            item["bps"] = line.bps
+        rendered.append(item)
+    return {
+        "currency": currency,
+        "total": money.format_amount(total, currency),
+        "lines": rendered,
+    }
+
+
+def _fees(order: Order) -> dict:
+    return fee_lines_representation(order.source_currency, order.fee_total, order.fees.all())
+
+
+def quote_representation(order: Order) -> dict:
+    source = money.format_amount(order.source_amount, order.source_currency)
+    destination = money.format_amount(
+        order.indicative_destination_amount, order.destination_currency
+    )
+    body = {
+        "quoteId": str(order.pk),
+        "side": order.side,
+        "pair": order.pair.code,
+        "status": order.status,
+        "fixedSide": order.fixed_side,
+        "referenceRate": money.format_rate(order.reference_rate),
+        "rate": money.format_rate(order.indicative_rate),
+        "sourceAmount": source,
+        "destinationAmount": destination,
+        SEED_SOURCE_FIELD[order.side]: source,
+        "sourceCurrency": order.source_currency,
+        "destinationCurrency": order.destination_currency,
+        "fees": _fees(order),
+        "ttlExpiresAt": iso_ms(order.ttl_expires_at),
+        "ttlSeconds": settings.OTC_QUOTE_TTL_SECONDS,
+        "indicative": True,
+    }
+    if order.fixed_side == FixedSide.DESTINATION:
+        body[SEED_DESTINATION_FIELD[order.side]] = destination
+    return body
+
+
+def order_representation(order: Order) -> dict:
+    account_field, wallet_field = RESOURCE_FIELDS[order.side]
+    return {
+        "id": str(order.pk),
+        "status": order.status,
+        "side": order.side,
+        "pair": order.pair.code,
+        "fixedSide": order.fixed_side,
+        "sourceCurrency": order.source_currency,
+        "sourceAmount": money.format_amount(order.source_amount, order.source_currency),
+        "destinationCurrency": order.destination_currency,
+        "destinationAmount": money.format_amount(
+            order.destination_amount, order.destination_currency
+        ),
+        "rate": money.format_rate(order.rate),
+        "referenceRate": money.format_rate(order.shown_reference_rate),
+        "fees": _fees(order),
+        "indicativeRate": money.format_rate(order.indicative_rate),
+        "indicativeDestinationAmount": money.format_amount(
+            order.indicative_destination_amount, order.destination_currency
+        ),
+        "rateFinal": order.final_rate is not None,
+        account_field: str(order.fiat_account_id),
+        wallet_field: str(order.wallet_id),
+        "ttlExpiresAt": iso_ms(order.ttl_expires_at),
+        "createdAt": iso_ms(order.created_at),
+        "updatedAt": iso_ms(order.updated_at),
+        "confirmedAt": iso_ms(order.confirmed_at),
+        "approvedAt": iso_ms(order.approved_at),
+        "completedAt": iso_ms(order.completed_at),
+        "rejectionReason": order.rejection_reason or None,
+        "failureReason": order.failure_reason or None,
+    }
