@@ -14,7 +14,18 @@ from accounts import money
 from accounts.errors import DomainError
 
 from . import services
-from .models import Channel, IdempotencyRecord, Order, OrderApproval, OrderTransition, Status
+from .models import (
+    AuditEntry,
+    Channel,
+    CustomerFeeSchedule,
+    IdempotencyRecord,
+    Order,
+    OrderApproval,
+    OrderFee,
+    OrderTransition,
+    Pair,
+    Status,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -61,6 +72,19 @@ class OrderApprovalInline(admin.TabularInline):
         return False
 
 
+class OrderFeeInline(admin.TabularInline):
+    model = OrderFee
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("position", "type", "description", "amount", "bps")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 class RejectForm(forms.Form):
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
@@ -92,7 +116,7 @@ class OrderAdmin(FSMAdminMixin, ReadOnlyAdmin):
     search_fields = ("=id", "customer__name", "customer__slug")
     list_select_related = ("customer",)
     date_hierarchy = "created_at"
-    inlines = [OrderApprovalInline, OrderTransitionInline]
+    inlines = [OrderApprovalInline, OrderFeeInline, OrderTransitionInline]
     actions = ["approve_orders", "reject_orders"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -249,3 +273,75 @@ class IdempotencyRecordAdmin(ReadOnlyAdmin):
     list_filter = ("status_code",)
     search_fields = ("=key", "customer__slug")
     fields = readonly_fields = ("customer", "key", "fingerprint", "status_code", "created_at")
+
+
+@admin.register(Pair)
+class PairAdmin(admin.ModelAdmin):
+    """The desk's pairs and platform fee schedule. Supervisors change them; every change is on
+    the admin's own log (History)."""
+
+    list_display = (
+        "code",
+        "enabled",
+        "feed_symbol",
+        "platform_fixed_fee",
+        "platform_percentage_bps",
+        "platform_fx_markup_bps",
+        "off_hours_penalty_bps",
+    )
+    fieldsets = (
+        (None, {"fields": ("code", "base_asset", "quote_asset", "enabled", "feed_symbol")}),
+        (
+            "Limits per order (source currency)",
+            {"fields": (("buy_min", "buy_max"), ("sell_min", "sell_max"))},
+        ),
+        (
+            "Platform fees (fixed and network fees in the base asset)",
+            {
+                "fields": (
+                    "platform_fixed_fee",
+                    "platform_percentage_bps",
+                    "platform_fx_markup_bps",
+                    "off_hours_penalty_bps",
+                    "network_fees",
+                )
+            },
+        ),
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        # A pair's identity is fixed once orders may point at it.
+        return ("code", "base_asset", "quote_asset") if obj else ()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(CustomerFeeSchedule)
+class CustomerFeeScheduleAdmin(admin.ModelAdmin):
+    """A customer's own markup on a pair (on top of the platform's), edited by supervisors;
+    the admin's log (History) is its audit trail."""
+
+    list_display = (
+        "customer",
+        "pair",
+        "fixed_fee",
+        "percentage_bps",
+        "fx_markup_bps",
+        "updated_at",
+    )
+    list_filter = ("pair",)
+    list_select_related = ("customer", "pair")
+    search_fields = ("customer__name", "customer__slug")
+    autocomplete_fields = ("customer",)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # a schedule is set back to zero, never deleted: the history stays
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "action", "subject", "actor", "channel")
+    list_filter = ("action", "channel")
+    search_fields = ("subject", "actor")
+    fields = readonly_fields = ("created_at", "action", "subject", "details", "actor", "channel")

@@ -9,7 +9,6 @@ SUPERVISOR = [
     "override_price",
     "add_customerfeeschedule",
     "change_customerfeeschedule",
-    "delete_customerfeeschedule",
 ]
 
 

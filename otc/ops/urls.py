@@ -1,12 +1,13 @@
 from django.urls import path
 
-from . import views
+from . import pricing_views, views
 
 app_name = "ops"
 
 urlpatterns = [
     path("", views.queue, name="queue"),
     path("price/", views.price_panel, name="price"),
+    path("price/override/", pricing_views.price_override, name="price_override"),
     path("treasury/", views.treasury, name="treasury"),
     path("webhooks/", views.failing_webhooks, name="webhooks"),
     path("orders/", views.order_search, name="orders"),

@@ -84,7 +84,7 @@ def queue(request):
             "page": page,
             "rows": rows,
             "price": price,
-            "panel": _panel(price),
+            **_panel_context(request, price),
             "filter_query": query.urlencode(),
             "can_decide": request.user.has_perm(DECIDE_PERMISSION),
             "tolerance_bps": settings.OTC_APPROVAL_TOLERANCE_BPS,
@@ -106,11 +106,18 @@ def _panel(price: selectors.LivePrice) -> dict:
     return panel
 
 
+def _panel_context(request, price: selectors.LivePrice) -> dict:
+    return {
+        "panel": _panel(price),
+        "can_override": request.user.has_perm("otc.override_price"),
+    }
+
+
 @require_GET
 @operator_required()
 def price_panel(request):
     """The live price panel alone, polled by htmx."""
-    return render(request, "ops/_price_panel.html", {"panel": _panel(selectors.live_price())})
+    return render(request, "ops/_price_panel.html", _panel_context(request, selectors.live_price()))
 
 
 # --- one order --------------------------------------------------------------------------------
@@ -126,7 +133,7 @@ def _order_page(request, order_id, *, status=200, approve_form=None, reject_form
         "order": order,
         "row": row,
         "price": price,
-        "panel": _panel(price),
+        **_panel_context(request, price),
         "transitions": list(order.transitions.all()),
         "entries": selectors.order_ledger_entries(order),
         "pending": order.status == Status.PENDING_APPROVAL,

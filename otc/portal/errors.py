@@ -40,6 +40,15 @@ MESSAGES: dict[str, tuple[str | None, str]] = {
         "Please try again in a moment.",
     ),
     "VALIDATION_ERROR": (None, "Some of the values are not valid; check the form."),
+    "FEES_EXCEED_AMOUNT": (
+        AMOUNT,
+        "The fees ({totalFees} {currency}) are as large as this amount; enter a larger amount.",
+    ),
+    "INVALID_CALCULATED_AMOUNT": (
+        AMOUNT,
+        "This amount is too small: the fees would cost more than what is exchanged.",
+    ),
+    "CURRENCY_PAIR_NOT_ENABLED": (None, "This currency pair is not open for trading right now."),
     # confirm
     "IDEMPOTENCY_KEY_REQUIRED": (
         None,

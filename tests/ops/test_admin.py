@@ -17,7 +17,16 @@ from accounts.models import (
     LedgerAccount,
     Posting,
 )
-from otc.models import Channel, IdempotencyRecord, Order, OrderApproval, OrderTransition, Status
+from otc.models import (
+    Channel,
+    CustomerFeeSchedule,
+    IdempotencyRecord,
+    Order,
+    OrderApproval,
+    OrderTransition,
+    Pair,
+    Status,
+)
 from wallets.models import Wallet
 
 from .conftest import csrf_post, pending_order, signed_in
@@ -178,7 +187,6 @@ def test_decision_actions_are_not_offered_without_the_permission(acme, db):
 def customer_form(customer: Customer, **changes) -> dict:
     data = {
         "name": customer.name,
-        "spread_bps": customer.spread_bps,
         "min_order_eur": "",
         "max_order_eur": "",
         "min_order_usdc": "",
@@ -193,25 +201,79 @@ def customer_form(customer: Customer, **changes) -> dict:
     return data
 
 
-def test_supervisor_edits_spread_and_limits(acme, supervisor):
+def test_supervisor_edits_limits(acme, supervisor):
     response = csrf_post(
         signed_in(supervisor),
         change(acme.customer),
-        customer_form(acme.customer, spread_bps="75", max_order_eur="20000.00"),
+        customer_form(acme.customer, max_order_eur="20000.00"),
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     acme.customer.refresh_from_db()
-    assert acme.customer.spread_bps == 75
     assert acme.customer.max_order_eur == Decimal("20000.00")
 
 
 def test_operator_cannot_edit_a_customer(acme, alice):
     response = csrf_post(
-        signed_in(alice), change(acme.customer), customer_form(acme.customer, spread_bps="1")
+        signed_in(alice), change(acme.customer), customer_form(acme.customer, max_order_eur="1")
     )
     assert response.status_code == 403
     acme.customer.refresh_from_db()
-    assert acme.customer.spread_bps == 50
+    assert acme.customer.max_order_eur is None
+
+
+def fee_schedule_form(customer, **changes) -> dict:
+    data = {
+        "customer": str(customer.pk),
+        "pair": str(Pair.objects.get(code="EUR/USDC").pk),
+        "fixed_fee": "1.50",
+        "percentage_bps": "10",
+        "fx_markup_bps": "25",
+        "_save": "Save",
+    }
+    data.update(changes)
+    return data
+
+
+def test_supervisor_sets_a_customers_fee_schedule_and_it_is_audited(acme, supervisor):
+    from django.contrib.admin.models import LogEntry
+
+    add_url = reverse("admin:otc_customerfeeschedule_add")
+    response = csrf_post(signed_in(supervisor), add_url, fee_schedule_form(acme.customer))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    schedule = CustomerFeeSchedule.objects.get(customer=acme.customer)
+    assert (schedule.fixed_fee, schedule.percentage_bps, schedule.fx_markup_bps) == (
+        Decimal("1.50"),
+        10,
+        25,
+    )
+    entry = LogEntry.objects.get(object_id=str(schedule.pk))
+    assert entry.user == supervisor and entry.is_addition()
+    # The next quote carries the customer's own lines.
+    data = (
+        acme.client()
+        .post(
+            "/api/v1/otc-exchanges/quote",
+            {
+                "sourceFrAccountId": str(acme.eur_master.pk),
+                "destinationUtilaWalletId": str(acme.wallet.pk),
+                "sourceAmountEur": "1000.00",
+            },
+            format="json",
+        )
+        .json()["data"]
+    )
+    types = {line["type"]: line for line in data["fees"]["lines"]}
+    assert types["client_fixed"]["amount"] == "1.50"
+    assert types["client_percentage"]["amount"] == "1.00"
+    assert types["client_fx_markup"]["bps"] == 25
+    assert data["fees"]["total"] == "2.50"
+
+
+def test_operator_cannot_change_a_fee_schedule(acme, alice):
+    add_url = reverse("admin:otc_customerfeeschedule_add")
+    response = csrf_post(signed_in(alice), add_url, fee_schedule_form(acme.customer))
+    assert response.status_code == 403
+    assert not CustomerFeeSchedule.objects.exists()
 
 
 def test_groups_from_the_data_migration_hold_the_right_permissions(db):
