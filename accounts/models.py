@@ -59,6 +59,13 @@ class Asset(models.Model):
         return self.kind == self.Kind.FIAT
 
 
+class KycStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    VERIFIED = "verified", "Verified"
+    REJECTED = "rejected", "Rejected"
+    EXPIRED = "expired", "Expired"
+
+
 class Customer(models.Model):
     """A business that trades with the desk. The desk itself is one row (``is_desk``): it owns
     the treasury account and wallet."""
@@ -67,6 +74,19 @@ class Customer(models.Model):
     slug = models.SlugField(unique=True)
     name = models.CharField(max_length=200)
     is_desk = models.BooleanField(default=False)
+    kyc_status = models.CharField(
+        max_length=12,
+        choices=KycStatus.choices,
+        default=KycStatus.PENDING,
+        help_text="Only verified customers may quote or confirm.",
+    )
+    daily_limit_eur = models.DecimalField(
+        max_digits=24,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Overrides the desk's daily limit (EUR equivalent, desk time zone).",
+    )
     min_order_eur = models.DecimalField(
         max_digits=24,
         decimal_places=2,

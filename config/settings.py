@@ -133,6 +133,7 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "expire-stale-quotes": {"task": "otc.tasks.expire_quotes", "schedule": 5.0},
+    "sweep-deadlines": {"task": "otc.tasks.sweep_deadlines", "schedule": 15.0},
     "settle-pending-debits": {"task": "otc.tasks.settle_pending_debits", "schedule": 15.0},
     "settle-approved-orders": {"task": "otc.tasks.settle_approved_orders", "schedule": 15.0},
     "purge-idempotency-keys": {"task": "otc.tasks.purge_idempotency_keys", "schedule": 3600.0},
@@ -254,6 +255,14 @@ OTC_OFF_HOURS_WINDOWS = env.str(
     "wed 20:00-thu 08:00,thu 20:00-fri 08:00",
 )
 OTC_HOLIDAY_CALENDAR = env.str("OTC_HOLIDAY_CALENDAR", default="XECB")
+# Price protection: a review price is firm this long; an undecided order is cancelled (a buy
+# refunded) at its approval deadline; per-customer daily limit (EUR equivalent, counted per
+# day in the desk's time zone) unless the customer has their own.
+OTC_REVIEW_TTL_SECONDS = env.int("OTC_REVIEW_TTL_SECONDS", default=120)
+OTC_APPROVAL_SLA_MINUTES = env.int("OTC_APPROVAL_SLA_MINUTES", default=240)
+OTC_DEFAULT_MAX_SLIPPAGE_BPS = 100
+OTC_DAILY_LIMIT_EUR = _decimal("OTC_DAILY_LIMIT_EUR", default=Decimal("5000000.00"))
+OTC_DESK_TIMEZONE = env.str("OTC_DESK_TIMEZONE", default="Europe/Berlin")
 OTC_IDEMPOTENCY_RETENTION = timedelta(hours=env.int("OTC_IDEMPOTENCY_RETENTION_HOURS", default=24))
 OTC_SESSION_TOKEN_TTL = timedelta(minutes=env.int("OTC_SESSION_TOKEN_TTL_MINUTES", default=15))
 # Simulated providers: a switch (also settable at run time, see `simulate_outage`) makes

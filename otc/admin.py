@@ -86,6 +86,10 @@ class OrderFeeInline(admin.TabularInline):
 
 
 class RejectForm(forms.Form):
+    code = forms.ChoiceField(
+        choices=[("", "Choose a reason code"), *[(c, c) for c in services.REJECTION_CODES]],
+        help_text="The customer sees the code with what they can do about it.",
+    )
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         max_length=1000,
@@ -165,7 +169,10 @@ class OrderAdmin(FSMAdminMixin, ReadOnlyAdmin):
                 order = services.order_approve(order_id=obj.pk, actor=actor)
             elif transition_name == "reject":
                 order = services.order_reject(
-                    order_id=obj.pk, actor=actor, reason=(kwargs or {}).get("reason", "")
+                    order_id=obj.pk,
+                    actor=actor,
+                    reason=(kwargs or {}).get("reason", ""),
+                    code=(kwargs or {}).get("code") or "",
                 )
             else:
                 raise PermissionDenied(f"{transition_name} is not an operator decision.")
@@ -232,6 +239,7 @@ class OrderAdmin(FSMAdminMixin, ReadOnlyAdmin):
                         order_id=order_id,
                         actor=self._actor(request),
                         reason=form.cleaned_data["reason"],
+                        code=form.cleaned_data["code"],
                     )
                 except DomainError as exc:
                     self.message_user(request, f"{order_id}: {exc.message}", messages.ERROR)

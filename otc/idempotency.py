@@ -105,17 +105,31 @@ def run_once(
 
 
 def order_confirm_once(
-    *, customer: Customer, key: uuid.UUID, order_id: uuid.UUID, side: str, actor
+    *,
+    customer: Customer,
+    key: uuid.UUID,
+    order_id: uuid.UUID,
+    side: str,
+    actor,
+    max_slippage_bps: int = 100,
 ) -> StoredResponse:
     """``POST /otc-exchanges``: confirm a quote at most once per key. The API and the portal
     both call this, so a key means the same thing whichever way the customer came in."""
     from . import services
 
     def confirm() -> tuple[int, dict]:
-        order = services.order_confirm(order_id=order_id, customer=customer, side=side, actor=actor)
+        order = services.order_confirm(
+            order_id=order_id,
+            customer=customer,
+            side=side,
+            actor=actor,
+            max_slippage_bps=max_slippage_bps,
+        )
         return 201, {"data": {"orderId": str(order.pk), "status": order.status}}
 
     request = {"quoteId": str(order_id), "side": side}
+    if max_slippage_bps != 100:  # a seed-000 body fingerprints as it always did
+        request["maxSlippageBps"] = max_slippage_bps
     return run_once(
         customer=customer,
         key=key,

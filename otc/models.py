@@ -113,6 +113,7 @@ class Status(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
     DEBIT_PENDING = "debit_pending", "Debit pending"
     PENDING_APPROVAL = "pending_approval", "Pending approval"
+    PRICE_REVIEW = "price_review", "Price review"
     APPROVED = "approved", "Approved"
     REJECTED = "rejected", "Rejected"
     COMPLETED = "completed", "Completed"
@@ -192,6 +193,21 @@ class Order(ConcurrentTransitionMixin, models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     rejection_reason = models.TextField(blank=True)
+    rejection_code = models.CharField(max_length=24, blank=True)
+    cancellation_code = models.CharField(max_length=32, blank=True)
+    max_slippage_bps = models.PositiveIntegerField(
+        default=100, help_text="The customer's limit on a worse rate at approval."
+    )
+    approval_deadline_at = models.DateTimeField(null=True, blank=True)
+    eur_equivalent = models.DecimalField(
+        default=0, help_text="Size in EUR (daily limits).", max_digits=24, decimal_places=2
+    )
+    # A firm price offered when the market moved beyond the customer's slippage at approval.
+    review_mid_rate = models.DecimalField(null=True, blank=True, **RATE_FIELD)
+    review_reference_rate = models.DecimalField(null=True, blank=True, **RATE_FIELD)
+    review_rate = models.DecimalField(null=True, blank=True, **RATE_FIELD)
+    review_destination_amount = models.DecimalField(null=True, blank=True, **AMOUNT_FIELD)
+    review_expires_at = models.DateTimeField(null=True, blank=True)
     failure_reason = models.TextField(blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -202,7 +218,10 @@ class Order(ConcurrentTransitionMixin, models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["customer", "-created_at"])]
+        indexes = [
+            models.Index(fields=["customer", "-created_at"]),
+            models.Index(fields=["customer", "confirmed_at"]),
+        ]
         permissions = [("approve_order", "Can approve and reject orders (operator console)")]
         constraints = [
             models.CheckConstraint(condition=Q(source_amount__gt=0), name="order_amount_positive"),
@@ -246,9 +265,23 @@ class Order(ConcurrentTransitionMixin, models.Model):
     def settle_debit(self) -> None:
         pass
 
-    @transition(field=status, source=OPEN_QUOTE, target=Status.CANCELLED)
+    @transition(field=status, source=[*OPEN_QUOTE, Status.PRICE_REVIEW], target=Status.CANCELLED)
     def cancel(self) -> None:
         pass
+
+    @transition(field=status, source=Status.PENDING_APPROVAL, target=Status.PRICE_REVIEW)
+    def send_to_review(self) -> None:
+        pass
+
+    @transition(field=status, source=Status.PRICE_REVIEW, target=Status.APPROVED)
+    def accept_price(self) -> None:
+        pass
+
+    @transition(
+        field=status, source=[Status.PENDING_APPROVAL, Status.PRICE_REVIEW], target=Status.CANCELLED
+    )
+    def cancel_by_desk(self) -> None:
+        """The approval deadline or a review's TTL passed."""
 
     @transition(field=status, source=OPEN_QUOTE, target=Status.EXPIRED)
     def expire(self) -> None:

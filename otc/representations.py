@@ -58,7 +58,47 @@ def _fees(order: Order) -> dict:
     return fee_lines_representation(order.source_currency, order.fee_total, order.fees.all())
 
 
-def quote_representation(order: Order) -> dict:
+def limits_representation(limits) -> dict | None:
+    """``limits: {dailyMax, dailyUsed, dailyRemaining}`` (EUR) from ``services.DailyLimits``."""
+    return limits.as_details() if limits is not None else None
+
+
+def rejection_representation(order: Order) -> dict | None:
+    if not order.rejection_code and not order.rejection_reason:
+        return None
+    from .services import rejection_remediation
+
+    code = order.rejection_code or "OTHER"
+    return {
+        "code": code,
+        "message": order.rejection_reason,
+        "remediation": rejection_remediation(code),
+    }
+
+
+def review_representation(order: Order) -> dict:
+    """``GET otc-exchanges/{id}/review``: the quoted figures beside the firm review price."""
+    return {
+        "orderId": str(order.pk),
+        "previousRate": money.format_rate(order.indicative_rate),
+        "previousDestinationAmount": money.format_amount(
+            order.indicative_destination_amount, order.destination_currency
+        ),
+        "referenceRate": money.format_rate(order.review_reference_rate),
+        "rate": money.format_rate(order.review_rate),
+        "sourceAmount": money.format_amount(order.source_amount, order.source_currency),
+        "sourceCurrency": order.source_currency,
+        "destinationAmount": money.format_amount(
+            order.review_destination_amount, order.destination_currency
+        ),
+        "destinationCurrency": order.destination_currency,
+        "fees": _fees(order),
+        "maxSlippageBps": order.max_slippage_bps,
+        "expiresAt": iso_ms(order.review_expires_at),
+    }
+
+
+def quote_representation(order: Order, limits=None) -> dict:
     source = money.format_amount(order.source_amount, order.source_currency)
     destination = money.format_amount(
         order.indicative_destination_amount, order.destination_currency
@@ -83,12 +123,14 @@ def quote_representation(order: Order) -> dict:
     }
     if order.fixed_side == FixedSide.DESTINATION:
         body[SEED_DESTINATION_FIELD[order.side]] = destination
+    if limits is not None:
+        body["limits"] = limits_representation(limits)
     return body
 
 
-def order_representation(order: Order) -> dict:
+def order_representation(order: Order, limits=None) -> dict:
     account_field, wallet_field = RESOURCE_FIELDS[order.side]
-    return {
+    body = {
         "id": str(order.pk),
         "status": order.status,
         "side": order.side,
@@ -117,5 +159,13 @@ def order_representation(order: Order) -> dict:
         "approvedAt": iso_ms(order.approved_at),
         "completedAt": iso_ms(order.completed_at),
         "rejectionReason": order.rejection_reason or None,
+        "rejection": rejection_representation(order),
+        "cancellationCode": order.cancellation_code or None,
         "failureReason": order.failure_reason or None,
+        "maxSlippageBps": order.max_slippage_bps,
+        "approvalDeadlineAt": iso_ms(order.approval_deadline_at),
+        "reviewExpiresAt": iso_ms(order.review_expires_at),
     }
+    if limits is not None:
+        body["limits"] = limits_representation(limits)
+    return body

@@ -11,17 +11,19 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Q, Sum
 from django.utils import timezone
 from django_fsm import can_proceed
 
 from accounts import money
 from accounts.errors import DomainError, InsufficientFunds, ProviderUnavailable, error
 from accounts.ledger import clearing_account, post_entry, system_account, transfer_legs
-from accounts.models import Asset, Customer, FiatAccount, JournalEntry, LedgerAccount
+from accounts.models import Asset, Customer, FiatAccount, JournalEntry, KycStatus, LedgerAccount
 from accounts.providers import fiat_rail
 from accounts.selectors import treasury_fiat_account
 from wallets.models import Wallet
@@ -400,6 +402,82 @@ def _lock(order_id: uuid.UUID, customer: Customer | None = None) -> Order:
         raise order_not_found() from None
 
 
+# --- who may trade, and how much ---------------------------------------------------------------
+
+
+def _check_kyc(customer: Customer) -> None:
+    if customer.kyc_status != KycStatus.VERIFIED:
+        raise error(
+            "KYC_NOT_VERIFIED",
+            403,
+            "Your company's verification (KYC) is not complete, so it cannot trade yet; "
+            "contact the desk to finish it.",
+            kycStatus=customer.kyc_status,
+        )
+
+
+@dataclass(frozen=True)
+class DailyLimits:
+    daily_max: Decimal
+    daily_used: Decimal
+
+    @property
+    def daily_remaining(self) -> Decimal:
+        return max(Decimal(0), self.daily_max - self.daily_used)
+
+    def as_details(self) -> dict:
+        return {
+            "dailyMax": money.format_amount(self.daily_max, money.EUR),
+            "dailyUsed": money.format_amount(self.daily_used, money.EUR),
+            "dailyRemaining": money.format_amount(self.daily_remaining, money.EUR),
+        }
+
+
+COUNTS_AGAINST_LIMIT = [
+    Status.DEBIT_PENDING,
+    Status.PENDING_APPROVAL,
+    Status.PRICE_REVIEW,
+    Status.APPROVED,
+    Status.COMPLETED,
+]
+
+
+def desk_day_start(now=None):
+    """Midnight of today in the desk's time zone."""
+    local = (now or timezone.now()).astimezone(ZoneInfo(settings.OTC_DESK_TIMEZONE))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def daily_limits(customer: Customer) -> DailyLimits:
+    """What the customer may still confirm today: orders confirmed since the desk's midnight
+    that are live or done count (cancelled, rejected and failed ones give their room back)."""
+    used = Order.objects.filter(
+        customer=customer, confirmed_at__gte=desk_day_start(), status__in=COUNTS_AGAINST_LIMIT
+    ).aggregate(total=Sum("eur_equivalent"))["total"] or Decimal(0)
+    maximum = customer.daily_limit_eur or settings.OTC_DAILY_LIMIT_EUR
+    return DailyLimits(daily_max=maximum, daily_used=used)
+
+
+def _check_daily_limit(customer: Customer, eur_equivalent: Decimal) -> DailyLimits:
+    limits = daily_limits(customer)
+    if eur_equivalent > limits.daily_remaining:
+        raise error(
+            "DAILY_LIMIT_EXCEEDED",
+            422,
+            f"This order ({money.format_amount(eur_equivalent, money.EUR)} EUR) is more than "
+            f"the {money.format_amount(limits.daily_remaining, money.EUR)} EUR left of your "
+            "daily limit; try a smaller amount or tomorrow.",
+            **limits.as_details(),
+        )
+    return limits
+
+
+def _eur_equivalent(pair: Pair, quoted: pricing.Price) -> Decimal:
+    if quoted.source_currency == pair.base_asset_id:
+        return quoted.source_amount
+    return money.quantize_down(quoted.source_amount / quoted.mid, money.EUR)
+
+
 # --- quotes ---------------------------------------------------------------------------------
 
 
@@ -416,6 +494,7 @@ def quote_create(
 ) -> Order:
     """Price an indicative quote and store it as an order in ``quoted``. ``amount`` is the
     source amount, or the destination amount when ``fixed_side`` is ``destination``."""
+    _check_kyc(customer)
     pair = pair_get(pair_code)
     resources = _resolve_resources(customer, pair, side, fiat_account_id, wallet_id)
     quoted = _quote_price(
@@ -442,6 +521,7 @@ def quote_create(
         destination_ledger_account=resources.destination_ledger,
     )
     fees = _apply_price(order, quoted)
+    order.eur_equivalent = _eur_equivalent(pair, quoted)
     with transaction.atomic():
         order.save(force_insert=True)
         _store_fees(order, fees, replace=False)
@@ -497,6 +577,7 @@ def order_requote(*, order_id: uuid.UUID, customer: Customer, actor: Actor) -> O
         if not can_proceed(order.requote):
             raise _not_requotable(order)
         fees = _apply_price(order, quoted)
+        order.eur_equivalent = _eur_equivalent(pair, quoted)
         _transition(order, order.requote, actor)
         _store_fees(order, fees, replace=True)
     return order
@@ -512,6 +593,9 @@ def order_cancel(*, order_id: uuid.UUID, customer: Customer, actor: Actor) -> Or
                 f"An order in status {order.status} cannot be cancelled.",
                 status=order.status,
             )
+        if order.status == Status.PRICE_REVIEW:
+            _refund_from_treasury(order, why="cancelled in price review")
+            order.cancellation_code = "CUSTOMER_DECLINED_PRICE"
         _transition(order, order.cancel, actor)
     return order
 
@@ -561,10 +645,19 @@ def _refund_legs(order: Order, held_in: LedgerAccount) -> list:
     return [(account, -amount) for account, amount in _collect_legs(order, held_in)]
 
 
-def order_confirm(*, order_id: uuid.UUID, customer: Customer, side: str, actor: Actor) -> Order:
+def order_confirm(
+    *,
+    order_id: uuid.UUID,
+    customer: Customer,
+    side: str,
+    actor: Actor,
+    max_slippage_bps: int | None = None,
+) -> Order:
     """Turn a live quote into an order. A side whose source is fiat (a buy) moves the source
     out of the customer's account at once (to clearing until the bank settles, then the
-    treasury) with its fees; a wallet source (a sell) moves nothing until approval."""
+    treasury) with its fees; a wallet source (a sell) moves nothing until approval.
+    ``max_slippage_bps``: how much worse than quoted the customer accepts at approval."""
+    _check_kyc(customer)
     current = (
         Order.objects.select_related("pair", "wallet")
         .filter(pk=order_id, customer=customer)
@@ -601,6 +694,16 @@ def order_confirm(*, order_id: uuid.UUID, customer: Customer, side: str, actor: 
                 f"An order in status {order.status} cannot be confirmed.",
                 status=order.status,
             )
+        # The customer's row serialises their confirms, so two at once cannot together pass
+        # the daily limit. FOR NO KEY UPDATE: rows that merely reference the customer (the
+        # idempotency record, the timeline) take KEY SHARE locks, which this does not wait on.
+        Customer.objects.select_for_update(no_key=True).filter(pk=customer.pk).first()
+        _check_daily_limit(customer, order.eur_equivalent)
+        if max_slippage_bps is not None:
+            order.max_slippage_bps = max_slippage_bps
+        order.approval_deadline_at = timezone.now() + timedelta(
+            minutes=settings.OTC_APPROVAL_SLA_MINUTES
+        )
         if spec.collects_at_confirm:
             try:
                 post_entry(
@@ -710,22 +813,133 @@ def order_approve(*, order_id: uuid.UUID, actor: Actor, shown_rate: Decimal | No
             if first is None:
                 return order  # the first of two approvals: recorded, no transition yet
             four_eyes = f" Four-eyes: first approval by {first.actor} ({first.channel})."
-        order.final_mid_rate = mid
-        order.final_reference_rate = reference
-        order.final_rate = rate
-        order.final_destination_amount = destination
-        order.approved_at = timezone.now()
-        order.approved_by = actor.user
-        _transition(
+        worse = slippage_bps(order, rate)
+        if worse > order.max_slippage_bps:
+            # The customer's own limit: nothing executes beyond it without their consent.
+            _offer_review(
+                order,
+                actor,
+                mid=mid,
+                reference=reference,
+                rate=rate,
+                destination=destination,
+                worse=worse,
+            )
+            return order
+        _execute(
             order,
             order.approve,
             actor,
+            mid=mid,
+            reference=reference,
+            rate=rate,
+            destination=destination,
             reason=f"Approved at {money.format_rate(rate)} (mid {money.format_rate(mid)})."
             + four_eyes,
         )
-        from .tasks import settle_order
+    return order
 
-        settle_order.delay_on_commit(str(order.pk))
+
+def slippage_bps(order: Order, rate: Decimal) -> Decimal:
+    """How much worse for the customer ``rate`` is than the quoted rate, in bps (negative:
+    better)."""
+    return -pricing.move_bps(order.indicative_rate, rate)
+
+
+def _execute(order: Order, transition, actor: Actor, *, mid, reference, rate, destination, reason):
+    """Fix the final figures, run ``transition`` (approve or accept_price) and settle after
+    commit. The caller holds the order's row."""
+    order.final_mid_rate = mid
+    order.final_reference_rate = reference
+    order.final_rate = rate
+    order.final_destination_amount = destination
+    order.approved_at = timezone.now()
+    order.approved_by = actor.user
+    order.review_expires_at = None
+    _transition(order, transition, actor, reason=reason)
+    from .tasks import settle_order
+
+    settle_order.delay_on_commit(str(order.pk))
+
+
+def _offer_review(order: Order, actor: Actor, *, mid, reference, rate, destination, worse) -> None:
+    order.review_mid_rate = mid
+    order.review_reference_rate = reference
+    order.review_rate = rate
+    order.review_destination_amount = destination
+    order.review_expires_at = timezone.now() + timedelta(seconds=settings.OTC_REVIEW_TTL_SECONDS)
+    _transition(
+        order,
+        order.send_to_review,
+        actor,
+        reason=f"The live rate {money.format_rate(rate)} is {worse} bps worse than quoted, beyond "
+        f"the customer's {order.max_slippage_bps} bps: a new price awaits their consent.",
+    )
+
+
+def review_not_found() -> DomainError:
+    return error("REVIEW_NOT_FOUND", 404, "This order has no price awaiting your review.")
+
+
+def order_review_get(*, order_id: uuid.UUID, customer: Customer) -> Order:
+    order = (
+        Order.objects.select_related("pair")
+        .prefetch_related("fees")
+        .filter(pk=order_id, customer=customer)
+        .first()
+    )
+    if order is None:
+        raise order_not_found()
+    if order.status != Status.PRICE_REVIEW:
+        raise review_not_found()
+    return order
+
+
+def order_accept_price(
+    *,
+    order_id: uuid.UUID,
+    customer: Customer,
+    rate: Decimal,
+    destination_amount: Decimal,
+    actor: Actor,
+) -> Order:
+    """The customer accepts the review price: the order executes at exactly that price. The
+    figures sent must be the review's (a changed review is 409 REVIEW_CHANGED); a late
+    acceptance is 400 REVIEW_EXPIRED and the order stays in review."""
+    _check_kyc(customer)
+    with transaction.atomic():
+        order = _lock(order_id, customer)
+        if order.status != Status.PRICE_REVIEW:
+            raise review_not_found()
+        if rate != order.review_rate or destination_amount != order.review_destination_amount:
+            raise error(
+                "REVIEW_CHANGED",
+                409,
+                "These figures are not the price under review; read the review again.",
+                rate=money.format_rate(order.review_rate),
+                destinationAmount=money.format_amount(
+                    order.review_destination_amount, order.destination_currency
+                ),
+            )
+        if order.review_expires_at <= timezone.now():
+            raise error(
+                "REVIEW_EXPIRED",
+                400,
+                "The review price has expired; wait for the desk's next price or cancel.",
+                expiresAt=order.review_expires_at.isoformat(),
+            )
+        _check_treasury_covers(order, order.review_destination_amount)
+        _execute(
+            order,
+            order.accept_price,
+            actor,
+            mid=order.review_mid_rate,
+            reference=order.review_reference_rate,
+            rate=order.review_rate,
+            destination=order.review_destination_amount,
+            reason="The customer accepted the reviewed price "
+            f"{money.format_rate(order.review_rate)}.",
+        )
     return order
 
 
@@ -790,11 +1004,54 @@ def _refund_collected(order: Order, *, held_in: LedgerAccount, description: str)
     )
 
 
-def order_reject(*, order_id: uuid.UUID, actor: Actor, reason: str) -> Order:
-    """Reject with a reason the customer sees; a collected source (a buy's EUR) goes back."""
+REJECTION_CODES: dict[str, str] = {
+    # code -> what the customer can do about it (shown with the operator's message)
+    "KYC_REQUIRED": "Complete your company's verification with the desk, then quote again.",
+    "LIMIT_EXCEEDED": "Split the amount into smaller orders or ask the desk to raise your limit.",
+    "PRICE_UNAVAILABLE": "The market could not be priced; quote again in a few minutes.",
+    "COMPLIANCE_REVIEW": "The desk's compliance team will contact you; no action is needed now.",
+    "DUPLICATE": "This looks like a repeat of another order; check your order list.",
+    "OTHER": "Contact the desk if the reason is unclear.",
+}
+
+
+def rejection_remediation(code: str) -> str:
+    return REJECTION_CODES.get(code, REJECTION_CODES["OTHER"])
+
+
+def _refund_from_treasury(order: Order, *, why: str) -> None:
+    """A collected source (a buy's EUR, now in the treasury) goes back to the customer: the
+    bank transfer, then the ledger entry, inside the caller's transaction."""
+    spec = SIDES[order.side]
+    if not spec.collects_at_confirm:
+        return
+    treasury = _treasury_resource(spec.source_kind, order.source_currency, order.wallet.network)
+    fiat_rail().transfer(
+        source=treasury,
+        destination=order.fiat_account,
+        amount=order.source_amount,
+        reference=f"order:{order.pk}:refund",
+    )
+    _refund_collected(
+        order,
+        held_in=treasury.ledger_account,
+        description=f"Order {order.pk} {why}: source refunded",
+    )
+
+
+def order_reject(*, order_id: uuid.UUID, actor: Actor, reason: str, code: str = "OTHER") -> Order:
+    """Reject with a machine-readable code and a message the customer sees; a collected source
+    (a buy's EUR) goes back."""
     reason = (reason or "").strip()
     if not reason:
         raise error("REASON_REQUIRED", 400, "A rejection needs a reason.")
+    if code not in REJECTION_CODES:
+        raise error(
+            "VALIDATION_ERROR",
+            400,
+            f"Unknown rejection code {code!r}.",
+            code={"message": "Not a rejection code.", "validValues": list(REJECTION_CODES)},
+        )
     with transaction.atomic():
         order = _lock(order_id)
         if not can_proceed(order.reject):
@@ -804,25 +1061,41 @@ def order_reject(*, order_id: uuid.UUID, actor: Actor, reason: str) -> Order:
                 f"The order is {order.get_status_display().lower()}; it cannot be rejected.",
                 status=order.status,
             )
-        spec = SIDES[order.side]
-        if spec.collects_at_confirm:
-            treasury = _treasury_resource(
-                spec.source_kind, order.source_currency, order.wallet.network
-            )
-            fiat_rail().transfer(
-                source=treasury,
-                destination=order.fiat_account,
-                amount=order.source_amount,
-                reference=f"order:{order.pk}:refund",
-            )
-            _refund_collected(
-                order,
-                held_in=treasury.ledger_account,
-                description=f"Order {order.pk} rejected: source refunded",
-            )
+        _refund_from_treasury(order, why="rejected")
         order.rejection_reason = reason
+        order.rejection_code = code
         _transition(order, order.reject, actor, reason=reason)
     return order
+
+
+def orders_sweep(*, now=None, batch_size: int = 200) -> int:
+    """Cancel, with a refund of a collected source, what waited too long: reviews past their
+    TTL and undecided orders past their approval deadline. Rows another worker holds are
+    skipped; the next sweep sees them again. Returns how many were cancelled."""
+    now = now or timezone.now()
+    actor = Actor.system("deadline-sweeper")
+    due = Q(status=Status.PRICE_REVIEW, review_expires_at__lte=now) | Q(
+        status=Status.PENDING_APPROVAL, approval_deadline_at__lte=now
+    )
+    with transaction.atomic():
+        orders = list(
+            Order.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("customer", "pair", "wallet", "fiat_account")
+            .filter(due)
+            .order_by("created_at")[:batch_size]
+        )
+        for order in orders:
+            if order.status == Status.PRICE_REVIEW:
+                code, reason = "REVIEW_EXPIRED", "The review price expired without an answer."
+            else:
+                code, reason = (
+                    "APPROVAL_DEADLINE_PASSED",
+                    "The desk did not decide before the approval deadline.",
+                )
+            _refund_from_treasury(order, why="cancelled by the desk")
+            order.cancellation_code = code
+            _transition(order, order.cancel_by_desk, actor, reason=f"[{code}] {reason}")
+    return len(orders)
 
 
 # --- settlement -----------------------------------------------------------------------------

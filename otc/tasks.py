@@ -30,6 +30,12 @@ def expire_quotes() -> int:
     return services.quotes_expire()
 
 
+@shared_task
+def sweep_deadlines() -> int:
+    """Cancel (and refund) reviews past their TTL and orders past their approval deadline."""
+    return services.orders_sweep()
+
+
 class SettlementTask(DjangoTask):
     """When every retry of a settlement step failed, the order fails (buy: EUR refunded)."""
 

@@ -24,6 +24,7 @@ class CustomerFactory(factory.django.DjangoModelFactory):
 
     slug = factory.Sequence(lambda n: f"customer-{n}")
     name = factory.LazyAttribute(lambda o: o.slug.title())
+    kyc_status = "verified"
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -1,14 +1,21 @@
 """Input parsing and output shapes of the customer API. Inputs only validate; outputs only
 render. Business rules live in ``otc.services``."""
 
+from decimal import Decimal
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts import money
 from otc.models import Side, Status
-from otc.representations import iso_ms, order_representation, quote_representation
+from otc.representations import (
+    iso_ms,
+    order_representation,
+    quote_representation,
+    review_representation,
+)
 
-__all__ = ["iso_ms", "order_representation", "quote_representation"]
+__all__ = ["iso_ms", "order_representation", "quote_representation", "review_representation"]
 
 
 @extend_schema_field({"type": "string", "pattern": r"^\d+(\.\d+)?$", "example": "100.00"})
@@ -157,7 +164,33 @@ def _pair_currency(pair_code: str, side: str, fixed_side: str) -> str | None:
 
 class ConfirmInput(serializers.Serializer):
     side = ChoiceField(choices=Side.values, default=Side.BUY)
+    maxSlippageBps = serializers.IntegerField(
+        min_value=0,
+        max_value=1000,
+        default=100,
+        help_text="(extension) How much worse than quoted, in bps, you accept at approval; "
+        "beyond it the order waits for your consent (price_review).",
+    )
     quoteId = UUIDStringField()
+
+
+@extend_schema_field({"type": "string", "pattern": r"^\d+(\.\d+)?$", "example": "1.074600"})
+class RateField(serializers.Field):
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            raise serializers.ValidationError('Send the rate as a decimal string, e.g. "1.074600".')
+        try:
+            value = Decimal(data)
+        except ArithmeticError:
+            raise serializers.ValidationError("Not a decimal number.") from None
+        if not value.is_finite() or value <= 0:
+            raise serializers.ValidationError("Must be a positive decimal.")
+        return value
+
+
+class AcceptPriceInput(serializers.Serializer):
+    rate = RateField(help_text="The review's rate, copied as is.")
+    destinationAmount = AnyAmountField(help_text="The review's destinationAmount, copied as is.")
 
 
 class OrderListQuery(serializers.Serializer):
@@ -239,6 +272,42 @@ class FeesOutput(serializers.Serializer):
     lines = FeeLineOutput(many=True)
 
 
+class LimitsOutput(serializers.Serializer):
+    dailyMax = serializers.CharField(help_text="EUR equivalent per day (desk time zone).")
+    dailyUsed = serializers.CharField()
+    dailyRemaining = serializers.CharField()
+
+
+class RejectionOutput(serializers.Serializer):
+    code = serializers.ChoiceField(
+        choices=[
+            "KYC_REQUIRED",
+            "LIMIT_EXCEEDED",
+            "PRICE_UNAVAILABLE",
+            "COMPLIANCE_REVIEW",
+            "DUPLICATE",
+            "OTHER",
+        ]
+    )
+    message = serializers.CharField()
+    remediation = serializers.CharField(help_text="What you can do about it.")
+
+
+class ReviewOutput(serializers.Serializer):
+    orderId = serializers.UUIDField()
+    previousRate = serializers.CharField()
+    previousDestinationAmount = serializers.CharField()
+    referenceRate = serializers.CharField()
+    rate = serializers.CharField(help_text="Firm until expiresAt.")
+    sourceAmount = serializers.CharField()
+    sourceCurrency = serializers.CharField()
+    destinationAmount = serializers.CharField()
+    destinationCurrency = serializers.CharField()
+    fees = FeesOutput()
+    maxSlippageBps = serializers.IntegerField()
+    expiresAt = serializers.DateTimeField()
+
+
 class QuoteOutput(serializers.Serializer):
     """Documentation shape of a quote (buy shows ``sourceAmountEur``, sell
     ``sourceAmountUsdc``)."""
@@ -301,7 +370,15 @@ class OrderOutput(serializers.Serializer):
     approvedAt = serializers.DateTimeField(allow_null=True)
     completedAt = serializers.DateTimeField(allow_null=True)
     rejectionReason = serializers.CharField(allow_null=True)
+    rejection = RejectionOutput(allow_null=True)
+    cancellationCode = serializers.CharField(
+        allow_null=True, help_text="APPROVAL_DEADLINE_PASSED, REVIEW_EXPIRED, ..."
+    )
     failureReason = serializers.CharField(allow_null=True)
+    maxSlippageBps = serializers.IntegerField()
+    approvalDeadlineAt = serializers.DateTimeField(allow_null=True)
+    reviewExpiresAt = serializers.DateTimeField(allow_null=True)
+    limits = LimitsOutput(required=False)
 
 
 class PairSideOutput(serializers.Serializer):

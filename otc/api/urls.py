@@ -26,6 +26,16 @@ urlpatterns = [
         views.OrderRequoteApi.as_view(),
         name="api-order-requote",
     ),
+    path(
+        "otc-exchanges/<str:order_id>/review",
+        views.OrderReviewApi.as_view(),
+        name="api-order-review",
+    ),
+    path(
+        "otc-exchanges/<str:order_id>/accept-price",
+        views.OrderAcceptPriceApi.as_view(),
+        name="api-order-accept-price",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("otc.webhooks.api_urls")),

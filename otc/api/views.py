@@ -219,6 +219,7 @@ QUOTE_ERRORS = (
     (422, "DESTINATION_ACCOUNT_INACTIVE"),
     (422, "AMOUNT_OUT_OF_RANGE"),
     (422, "CURRENCY_PAIR_NOT_ENABLED"),
+    (403, "KYC_NOT_VERIFIED"),
     (409, "FEES_EXCEED_AMOUNT"),
     (400, "INVALID_CALCULATED_AMOUNT"),
     (502, "QUOTE_UNAVAILABLE"),
@@ -269,7 +270,7 @@ class QuoteCreateApi(APIView):
             fixed_side=data["fixed_side"],
             actor=_actor(request),
         )
-        return _data(s.quote_representation(order))
+        return _data(s.quote_representation(order, services.daily_limits(request.user.customer)))
 
 
 CONFIRM_ERRORS = (
@@ -283,6 +284,8 @@ CONFIRM_ERRORS = (
     (409, "IDEMPOTENCY_KEY_IN_PROGRESS"),
     (422, "SIDE_MISMATCH"),
     (422, "SOURCE_INSUFFICIENT_FUNDS"),
+    (422, "DAILY_LIMIT_EXCEEDED"),
+    (403, "KYC_NOT_VERIFIED"),
     (422, "IDEMPOTENCY_KEY_REUSED"),
     *[
         (status, code)
@@ -327,8 +330,9 @@ class OrderListCreateApi(APIView):
             status=params.get("status"),
             side=params.get("side"),
         )
+        limits = services.daily_limits(request.user.customer)
         return _data(
-            [s.order_representation(o) for o in orders],
+            [s.order_representation(o, limits) for o in orders],
             pagination={"page": params["page"], "limit": params["limit"], "total": total},
         )
 
@@ -356,6 +360,7 @@ class OrderListCreateApi(APIView):
             key=key,
             order_id=body.validated_data["quoteId"],
             side=body.validated_data["side"],
+            max_slippage_bps=body.validated_data["maxSlippageBps"],
             actor=_actor(request),
         )
         response = HttpResponse(stored.body, status=stored.status, content_type="application/json")
@@ -381,7 +386,7 @@ class OrderDetailApi(APIView):
         order = selectors.order_get(
             customer=request.user.customer, order_id=_order_of(request, order_id)
         )
-        return _data(s.order_representation(order))
+        return _data(s.order_representation(order, services.daily_limits(request.user.customer)))
 
 
 class OrderCancelApi(APIView):
@@ -425,7 +430,64 @@ class OrderRequoteApi(APIView):
             customer=request.user.customer,
             actor=_actor(request),
         )
-        return _data(s.quote_representation(order))
+        return _data(
+            s.quote_representation(order, services.daily_limits(request.user.customer))
+        )
+
+
+class OrderReviewApi(APIView):
+    @extend_schema(
+        operation_id="otc_order_review",
+        tags=["otc-exchanges"],
+        summary="The new price awaiting your consent",
+        description=(
+            "When the live rate at approval is worse than your quote by more than the order's "
+            "maxSlippageBps, nothing executes: the order waits in price_review with a firm "
+            "price until expiresAt. Accept it with accept-price or cancel the order."
+        ),
+        responses={
+            200: _envelope(s.ReviewOutput()),
+            **_errors(*AUTH_ERRORS, (404, "ORDER_NOT_FOUND"), (404, "REVIEW_NOT_FOUND")),
+        },
+    )
+    def get(self, request, order_id: str):
+        order = services.order_review_get(
+            order_id=_order_of(request, order_id), customer=request.user.customer
+        )
+        return _data(s.review_representation(order))
+
+
+class OrderAcceptPriceApi(APIView):
+    @extend_schema(
+        operation_id="otc_order_accept_price",
+        tags=["otc-exchanges"],
+        summary="Accept the reviewed price: the order executes at exactly that price",
+        request=s.AcceptPriceInput,
+        responses={
+            200: _envelope(s.OrderStatusOutput()),
+            **_errors(
+                *BODY_ERRORS,
+                *AUTH_ERRORS,
+                (400, "REVIEW_EXPIRED"),
+                (403, "KYC_NOT_VERIFIED"),
+                (404, "ORDER_NOT_FOUND"),
+                (404, "REVIEW_NOT_FOUND"),
+                (409, "REVIEW_CHANGED"),
+                (409, "TREASURY_INSUFFICIENT"),
+            ),
+        },
+    )
+    def post(self, request, order_id: str):
+        body = s.AcceptPriceInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        order = services.order_accept_price(
+            order_id=_order_of(request, order_id),
+            customer=request.user.customer,
+            rate=body.validated_data["rate"],
+            destination_amount=body.validated_data["destinationAmount"],
+            actor=_actor(request),
+        )
+        return _data({"orderId": str(order.pk), "status": order.status})
 
 
 class UnknownRouteApi(APIView):

@@ -31,7 +31,21 @@ class ApproveForm(forms.Form):
     shown_rate = forms.DecimalField(max_digits=20, decimal_places=6, min_value=Decimal("0.000001"))
 
 
+def rejection_code_choices() -> list[tuple[str, str]]:
+    from otc.services import REJECTION_CODES
+
+    return [
+        ("", "Choose a reason code"),
+        *[(code, code.replace("_", " ").title()) for code in REJECTION_CODES],
+    ]
+
+
 class RejectForm(forms.Form):
+    code = forms.ChoiceField(
+        choices=rejection_code_choices,
+        help_text="The customer sees the code with what they can do about it.",
+        error_messages={"required": "Pick a reason code."},
+    )
     reason = forms.CharField(
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 2}),

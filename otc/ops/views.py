@@ -198,7 +198,10 @@ def order_reject(request, order_id):
         return _order_page(request, order_id, status=400, reject_form=form)
     try:
         order = services.order_reject(
-            order_id=order_id, actor=_acting(request), reason=form.cleaned_data["reason"]
+            order_id=order_id,
+            actor=_acting(request),
+            reason=form.cleaned_data["reason"],
+            code=form.cleaned_data["code"],
         )
     except DomainError as exc:
         if exc.code == "ORDER_NOT_FOUND":

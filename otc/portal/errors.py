@@ -49,6 +49,16 @@ MESSAGES: dict[str, tuple[str | None, str]] = {
         "This amount is too small: the fees would cost more than what is exchanged.",
     ),
     "CURRENCY_PAIR_NOT_ENABLED": (None, "This currency pair is not open for trading right now."),
+    "KYC_NOT_VERIFIED": (
+        None,
+        "Your company's verification (KYC) is not complete, so it cannot trade yet. "
+        "Contact the desk to finish it.",
+    ),
+    "DAILY_LIMIT_EXCEEDED": (
+        AMOUNT,
+        "This is more than the {dailyRemaining} EUR left of your daily limit "
+        "({dailyMax} EUR); try a smaller amount or tomorrow.",
+    ),
     # confirm
     "IDEMPOTENCY_KEY_REQUIRED": (
         None,

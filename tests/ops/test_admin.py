@@ -161,7 +161,11 @@ def test_admin_reject_action_asks_for_a_reason_then_calls_the_service(acme, alic
     order.refresh_from_db()
     assert order.status == Status.PENDING_APPROVAL
 
-    csrf_post(client, changelist(Order), {**data, "apply": "Reject", "reason": "Limits"})
+    csrf_post(
+        client,
+        changelist(Order),
+        {**data, "apply": "Reject", "reason": "Limits", "code": "LIMIT_EXCEEDED"},
+    )
     order.refresh_from_db()
     assert (order.status, order.rejection_reason) == (Status.REJECTED, "Limits")
     assert order.transitions.get(to_status=Status.REJECTED).channel == Channel.ADMIN

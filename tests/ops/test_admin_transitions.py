@@ -62,12 +62,14 @@ def test_reject_button_asks_for_a_reason_then_refunds_the_buy(acme, alice):
     assert response.status_code == 302 and response["Location"] == transition_form(order, "reject")
     assert "reason" in client.get(transition_form(order, "reject")).content.decode()
 
-    missing = csrf_post(client, transition_form(order, "reject"), {"reason": ""})
+    missing = csrf_post(client, transition_form(order, "reject"), {"reason": "", "code": "OTHER"})
     assert missing.status_code == 200  # the form again, nothing done
     order.refresh_from_db()
     assert order.status == Status.PENDING_APPROVAL
 
-    done = csrf_post(client, transition_form(order, "reject"), {"reason": "KYC review failed"})
+    done = csrf_post(
+        client, transition_form(order, "reject"), {"reason": "KYC review failed", "code": "OTHER"}
+    )
     assert done.status_code == 302
     order.refresh_from_db()
     assert (order.status, order.rejection_reason) == (Status.REJECTED, "KYC review failed")

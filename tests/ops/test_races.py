@@ -20,7 +20,9 @@ def approve(user, order, rate="1.074600"):
 
 def reject(user, order):
     client = signed_in(user)
-    return lambda: csrf_post(client, f"/ops/orders/{order.pk}/reject/", {"reason": "Race"})
+    return lambda: csrf_post(
+        client, f"/ops/orders/{order.pk}/reject/", {"reason": "Race", "code": "OTHER"}
+    )
 
 
 def statuses(results) -> list[int]:

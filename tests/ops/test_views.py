@@ -55,7 +55,7 @@ def test_queue_lists_pending_orders_oldest_first_with_live_figures(acme, globex,
 def test_queue_leaves_out_orders_not_awaiting_approval(acme, alice):
     pending = pending_order(acme)
     done = pending_order(acme)
-    csrf_post(signed_in(alice), reject_url(done), {"reason": "KYC refresh due"})
+    csrf_post(signed_in(alice), reject_url(done), {"reason": "KYC refresh due", "code": "OTHER"})
 
     body = signed_in(alice).get("/ops/").content.decode()
 
@@ -235,7 +235,7 @@ def test_approve_is_post_only(acme, alice):
 
 def test_reject_needs_a_reason(acme, alice):
     order = pending_order(acme)
-    response = csrf_post(signed_in(alice), reject_url(order), {"reason": "   "})
+    response = csrf_post(signed_in(alice), reject_url(order), {"reason": "   ", "code": "OTHER"})
     assert response.status_code == 400
     assert "needs a reason" in response.content.decode()
     order.refresh_from_db()
@@ -245,7 +245,9 @@ def test_reject_needs_a_reason(acme, alice):
 def test_reject_refunds_a_buy_and_logs_the_reason(acme, alice):
     before = acme.eur_master.ledger_account.balance
     order = pending_order(acme)
-    csrf_post(signed_in(alice), reject_url(order), {"reason": "Source of funds unclear"})
+    csrf_post(
+        signed_in(alice), reject_url(order), {"reason": "Source of funds unclear", "code": "OTHER"}
+    )
 
     order.refresh_from_db()
     acme.eur_master.ledger_account.refresh_from_db()
@@ -262,7 +264,7 @@ def test_reject_refunds_a_buy_and_logs_the_reason(acme, alice):
 
 def test_reject_of_a_sell_moves_no_money(acme, alice):
     order = pending_order(acme, side=Side.SELL)
-    csrf_post(signed_in(alice), reject_url(order), {"reason": "Wallet flagged"})
+    csrf_post(signed_in(alice), reject_url(order), {"reason": "Wallet flagged", "code": "OTHER"})
     order.refresh_from_db()
     assert order.status == Status.REJECTED
     assert not JournalEntry.objects.filter(reference_id=order.pk).exists()
@@ -371,7 +373,7 @@ def test_search_filters_by_status_side_customer_and_id(acme, globex, alice):
     buy = pending_order(acme)
     sell = pending_order(globex, side=Side.SELL)
     client = signed_in(alice)
-    csrf_post(client, reject_url(buy), {"reason": "Duplicate"})
+    csrf_post(client, reject_url(buy), {"reason": "Duplicate", "code": "OTHER"})
 
     def ids(**params):
         return {str(order.pk) for order in client.get("/ops/orders/", params).context["page"]}
@@ -389,7 +391,7 @@ def test_csv_export_follows_the_filters(acme, globex, alice):
     buy = pending_order(acme)
     pending_order(globex, side=Side.SELL)
     client = signed_in(alice)
-    csrf_post(client, reject_url(buy), {"reason": '=HYPERLINK("http://x")'})
+    csrf_post(client, reject_url(buy), {"reason": '=HYPERLINK("http://x")', "code": "OTHER"})
 
     response = client.get("/ops/orders/export.csv", {"customer": str(acme.customer.pk)})
 

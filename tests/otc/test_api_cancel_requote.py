@@ -14,6 +14,7 @@ from otc.models import Order, OrderTransition, Status
 from otc.services import quotes_expire
 
 from .test_api_support import (
+    FRESH_LIMITS,
     QUOTE_FIELDS_COMMON,
     assert_error,
     buy_body,
@@ -129,6 +130,7 @@ def test_requote_gives_a_fresh_rate_and_ttl_on_the_same_quote_id(acme, settings)
             "total": "0.00",
             "lines": [{"type": "fx_markup", "description": "Desk FX markup", "bps": 50}],
         },
+        "limits": FRESH_LIMITS,
     }
     detail = acme.client().get(order_url(quote_id)).json()["data"]
     assert detail["status"] == "requoted" and detail["indicativeRate"] == "1.094500"

@@ -13,6 +13,7 @@ from otc.services import Actor, order_approve, order_reject
 
 from .test_api_support import (
     BUY_ORDER_FIELDS,
+    FRESH_LIMITS,
     ORDERS,
     SELL_ORDER_FIELDS,
     assert_error,
@@ -74,6 +75,12 @@ def test_buy_order_representation(acme):
             "total": "0.00",
             "lines": [{"type": "fx_markup", "description": "Desk FX markup", "bps": 50}],
         },
+        "rejection": None,
+        "cancellationCode": None,
+        "maxSlippageBps": 100,
+        "approvalDeadlineAt": None,
+        "reviewExpiresAt": None,
+        "limits": FRESH_LIMITS,
     }
 
 
@@ -108,6 +115,12 @@ def test_sell_order_representation(acme):
             "total": "0.000000",
             "lines": [{"type": "fx_markup", "description": "Desk FX markup", "bps": 50}],
         },
+        "rejection": None,
+        "cancellationCode": None,
+        "maxSlippageBps": 100,
+        "approvalDeadlineAt": None,
+        "reviewExpiresAt": None,
+        "limits": FRESH_LIMITS,
     }
 
 

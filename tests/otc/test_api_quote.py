@@ -15,6 +15,7 @@ from otc.models import CustomerFeeSchedule, Order, OrderTransition, Pair, Side, 
 from .test_api_support import (
     BUY_DESTINATION_FOR_100,
     BUY_RATE,
+    FRESH_LIMITS,
     QUOTE_FIELDS_COMMON,
     SELL_DESTINATION_FOR_100,
     SELL_RATE,
@@ -82,6 +83,7 @@ def test_buy_quote_body(acme):
             "total": "0.00",
             "lines": [{"type": "fx_markup", "description": "Desk FX markup", "bps": 50}],
         },
+        "limits": FRESH_LIMITS,
     }
 
 
@@ -164,6 +166,7 @@ def test_sell_quote_body(acme):
             "total": "0.000000",
             "lines": [{"type": "fx_markup", "description": "Desk FX markup", "bps": 50}],
         },
+        "limits": FRESH_LIMITS,
         "ttlSeconds": 60,
         "indicative": True,
     }

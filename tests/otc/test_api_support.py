@@ -50,6 +50,12 @@ ORDER_FIELDS_COMMON = {
     "fixedSide",
     "referenceRate",
     "fees",
+    "rejection",
+    "cancellationCode",
+    "maxSlippageBps",
+    "approvalDeadlineAt",
+    "reviewExpiresAt",
+    "limits",
 }
 BUY_ORDER_FIELDS = ORDER_FIELDS_COMMON | {"sourceFrAccountId", "destinationUtilaWalletId"}
 SELL_ORDER_FIELDS = ORDER_FIELDS_COMMON | {"sourceUtilaWalletId", "destinationFrAccountId"}
@@ -69,6 +75,7 @@ QUOTE_FIELDS_COMMON = {
     "referenceRate",
     "sourceAmount",
     "fees",
+    "limits",
 }
 
 
@@ -155,3 +162,6 @@ def assert_error(response, status: int, code: str) -> dict:
     if "details" in err:
         assert isinstance(err["details"], dict), err
     return err
+
+
+FRESH_LIMITS = {"dailyMax": "5000000.00", "dailyUsed": "0.00", "dailyRemaining": "5000000.00"}

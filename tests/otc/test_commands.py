@@ -61,7 +61,11 @@ def test_seed_demo_json_has_exactly_the_contracts_shape():
     assert_shape(
         data,
         {
-            "customers": {"acme": CUSTOMER_SHAPE, "globex": CUSTOMER_SHAPE},
+            "customers": {
+                "acme": CUSTOMER_SHAPE,
+                "globex": CUSTOMER_SHAPE,
+                "initech": CUSTOMER_SHAPE,
+            },
             "operator": {"username": str, "password": str},
         },
     )

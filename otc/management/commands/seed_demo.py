@@ -20,15 +20,22 @@ from accounts.models import (
     Customer,
     CustomerMembership,
     FiatAccount,
+    KycStatus,
 )
 from accounts.services import api_key_create, fiat_account_create
+from otc.reference import reference_data_ensure
 from wallets.models import Network, Wallet
 from wallets.services import wallet_create
 
 DEMO_PASSWORD = "demo-pass-2026"
 OPERATOR = {"username": "operator", "password": "operator-pass-2026"}
 SUPERVISOR = {"username": "supervisor", "password": "supervisor-pass-2026"}
-CUSTOMERS = {"acme": "Acme Trading GmbH", "globex": "Globex Payments BV"}
+CUSTOMERS = {
+    "acme": "Acme Trading GmbH",
+    "globex": "Globex Payments BV",
+    "initech": "Initech Treasury Ltd",
+}
+KYC = {"initech": KycStatus.PENDING}
 
 
 def evm_address(seed: str) -> str:
@@ -80,6 +87,7 @@ class Command(BaseCommand):
 
     # -- the demo desk ---------------------------------------------------------------------
     def seed(self) -> dict:
+        reference_data_ensure()
         desk, _ = Customer.objects.get_or_create(
             slug="desk", defaults={"name": "The Desk (treasury)", "is_desk": True}
         )
@@ -96,6 +104,9 @@ class Command(BaseCommand):
         result: dict = {"customers": {}}
         for slug, name in CUSTOMERS.items():
             customer, _ = Customer.objects.get_or_create(slug=slug, defaults={"name": name})
+            # acme and globex are onboarded; initech's KYC is still pending (it cannot trade).
+            customer.kyc_status = KYC.get(slug, KycStatus.VERIFIED)
+            customer.save(update_fields=["kyc_status"])
             accounts = {
                 "eurMaster": self.account(
                     customer, "EUR master account", is_master=True, balance=Decimal("250000.00")

@@ -89,6 +89,7 @@ def test_operator_rejects_with_a_reason(live_server, open_tab, artifacts, acme):
 
     queue_row(page, order).get_by_role("link", name="Review").click()
     expect(page.get_by_test_id("order-status")).to_have_text("Pending approval")
+    page.get_by_label("Reason code").select_option("COMPLIANCE_REVIEW")
     page.get_by_label("Reason for rejecting").fill("Source of funds not evidenced")
     page.get_by_role("button", name="Reject and refund").click()
 
