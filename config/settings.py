@@ -234,7 +234,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.authentication.HasRouteScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["otc.api.inputs.JsonParser"],
     "DEFAULT_THROTTLE_CLASSES": ["otc.api.throttling.CustomerRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "customer": env.str("OTC_API_RATE_LIMIT", default="600/min"),

@@ -8,6 +8,8 @@ from accounts import money
 from otc.models import Side, Status
 from otc.representations import iso_ms, order_representation, quote_representation
 
+from .inputs import PageQuery, StrictInput
+
 __all__ = ["iso_ms", "order_representation", "quote_representation"]
 
 
@@ -81,7 +83,7 @@ QUOTE_SIDES = {
 }
 
 
-class QuoteInput(serializers.Serializer):
+class QuoteInput(StrictInput):
     side = ChoiceField(choices=Side.values, default=Side.BUY)
     pair = serializers.CharField(
         required=False, default="EUR/USDC", max_length=20, help_text='(extension) "EUR/USDC".'
@@ -155,12 +157,12 @@ def _pair_currency(pair_code: str, side: str, fixed_side: str) -> str | None:
     return source if fixed_side == "source" else destination
 
 
-class ConfirmInput(serializers.Serializer):
+class ConfirmInput(StrictInput):
     side = ChoiceField(choices=Side.values, default=Side.BUY)
     quoteId = UUIDStringField()
 
 
-class OrderListQuery(serializers.Serializer):
+class OrderListQuery(PageQuery):
     page = serializers.IntegerField(min_value=1, default=1)
     limit = serializers.IntegerField(min_value=1, max_value=100, default=50)
     status = ChoiceField(choices=Status.values, required=False)
@@ -179,7 +181,7 @@ class OrderListQuery(serializers.Serializer):
         return attrs
 
 
-class TokenInput(serializers.Serializer):
+class TokenInput(StrictInput):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=256, trim_whitespace=False)
 
