@@ -10,10 +10,15 @@ import math
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from axes.helpers import get_client_parameters, get_client_username, get_cool_off
+from axes.helpers import (
+    get_client_parameters,
+    get_client_user_agent,
+    get_client_username,
+    get_cool_off,
+    get_failure_limit,
+)
 from axes.models import AccessAttempt
 from axes.utils import reset as axes_reset
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest
@@ -193,7 +198,8 @@ def signin_lock_seconds_left(request: HttpRequest, credentials: dict | None = No
     limit ages out."""
     cool_off = get_cool_off(request) or timedelta(0)
     username = get_client_username(request, credentials)
-    user_agent = request.META.get("HTTP_USER_AGENT", "<unknown>")[:255]
+    user_agent = get_client_user_agent(request)
+    limit = get_failure_limit(request, credentials)
     now = timezone.now()
     seconds = 1
     for filters in get_client_parameters(
@@ -207,7 +213,7 @@ def signin_lock_seconds_left(request: HttpRequest, credentials: dict | None = No
         )
         for attempt_time, failures in rows:
             counted += failures
-            if counted >= settings.AXES_FAILURE_LIMIT:
+            if counted >= limit:
                 left = (attempt_time + cool_off - now).total_seconds()
                 seconds = max(seconds, math.ceil(left))
                 break
