@@ -1,16 +1,32 @@
 """The API's three ways in: ``x-api-key``, a Bearer session JWT, and the portal's session
 cookie (with the CSRF token in ``X-CSRF-Token``). Each yields a ``Caller``: the customer
-acted for, its scopes, and for the timeline who it was."""
+acted for, its scopes, and for the timeline who it was.
 
+Also the two rules every way in shares: which address a request comes from
+(``client_ip``) and the sign-in lockout (django-axes, see README "Sign-in lockout")."""
+
+import ipaddress
+import math
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from axes.helpers import (
+    get_client_parameters,
+    get_client_user_agent,
+    get_client_username,
+    get_cool_off,
+    get_failure_limit,
+)
+from axes.models import AccessAttempt
+from axes.utils import reset as axes_reset
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
+from rest_framework.throttling import BaseThrottle
 
-from .errors import DomainError
+from .errors import DomainError, error
 from .models import ALL_SCOPES, SCOPE_READ, SCOPE_WRITE, ApiKey, Customer
 from .services import session_token_decode
 
@@ -141,3 +157,78 @@ class HasRouteScope(permissions.BasePermission):
                 f"This route needs the {needed} scope.", code="INSUFFICIENT_SCOPE"
             )
         return True
+
+
+# --- where a request comes from ---------------------------------------------------------------
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's address, as the rate limits and the sign-in lockout see it.
+
+    ``X-Forwarded-For`` is believed only as far as our own proxies wrote it: with
+    ``OTC_TRUSTED_PROXY_COUNT`` (DRF's ``NUM_PROXIES``) = N, the N-th address from the right is
+    the one our outermost proxy saw; whatever stands left of it came from the client. With 0
+    (the default) the header is ignored and ``REMOTE_ADDR`` counts. DRF's throttles apply the
+    same rule; a value that is not an IP address (a proxy count set too high lets the client's
+    own text through) falls back to ``REMOTE_ADDR``."""
+    remote_addr = request.META.get("REMOTE_ADDR") or None
+    ident = BaseThrottle().get_ident(request)
+    try:
+        return str(ipaddress.ip_address(ident))
+    except ValueError:
+        return remote_addr
+
+
+# --- the sign-in lockout ----------------------------------------------------------------------
+
+SIGNIN_LOCKED_MESSAGE = "Too many failed sign-in attempts; wait a few minutes."
+
+
+def signin_locked_out(request: HttpRequest) -> bool:
+    """Whether django-axes refused (or just locked) this request's sign-in attempt."""
+    return bool(getattr(request, "axes_locked_out", False))
+
+
+def signin_lock_seconds_left(request: HttpRequest, credentials: dict | None = None) -> int:
+    """Seconds until the lock on this request's (username, address) lifts.
+
+    axes (database handler) keeps one row per (username, address, user agent) whose
+    ``attempt_time`` is its latest failure; failures count while younger than the cool-off.
+    Walking the rows newest first, the lock holds until the row that brings the count to the
+    limit ages out."""
+    cool_off = get_cool_off(request) or timedelta(0)
+    username = get_client_username(request, credentials)
+    user_agent = get_client_user_agent(request)
+    limit = get_failure_limit(request, credentials)
+    now = timezone.now()
+    seconds = 1
+    for filters in get_client_parameters(
+        username, client_ip(request), user_agent, request, credentials
+    ):
+        counted = 0
+        rows = (
+            AccessAttempt.objects.filter(**filters, attempt_time__gte=now - cool_off)
+            .order_by("-attempt_time")
+            .values_list("attempt_time", "failures_since_start")
+        )
+        for attempt_time, failures in rows:
+            counted += failures
+            if counted >= limit:
+                left = (attempt_time + cool_off - now).total_seconds()
+                seconds = max(seconds, math.ceil(left))
+                break
+    return seconds
+
+
+def signin_locked_error(request: HttpRequest, credentials: dict | None = None) -> DomainError:
+    """The contract's 429 for a locked sign-in (``Retry-After`` comes from ``retry_after_ms``)."""
+    seconds = signin_lock_seconds_left(request, credentials)
+    return error("RATE_LIMITED", 429, SIGNIN_LOCKED_MESSAGE, retry_after_ms=seconds * 1000)
+
+
+def signin_succeeded(request: HttpRequest, *, username: str) -> None:
+    """Forget this (username, address)'s failures after a sign-in that did not go through
+    ``django.contrib.auth.login`` (whose signal axes already follows): the token endpoint."""
+    ip = client_ip(request)
+    if ip is not None:
+        axes_reset(ip=ip, username=username)

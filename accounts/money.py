@@ -65,6 +65,10 @@ def format_rate(rate: Decimal) -> str:
     return f"{quantize_rate(rate):f}"
 
 
+# The amount columns (``accounts.models.AMOUNT_FIELD``: 24 digits, 6 of them decimals) hold at
+# most 18 digits before the point; a longer amount could never be booked.
+MAX_INTEGER_DIGITS = 18
+
 PLAIN_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
 
@@ -93,6 +97,8 @@ def parse_amount(raw: object, currency: str) -> Decimal:
         raise AmountError("Not a decimal number.")
     if value <= 0:
         raise AmountError("Must be greater than zero.")
+    if value.adjusted() >= MAX_INTEGER_DIGITS:
+        raise AmountError(f"Amounts have at most {MAX_INTEGER_DIGITS} digits before the point.")
     if -value.as_tuple().exponent > PRECISION[currency]:  # type: ignore[operator]
         raise AmountError(f"{currency} amounts have at most {PRECISION[currency]} decimals.")
     return value.quantize(exponent(currency))

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from . import money
@@ -107,10 +108,13 @@ def api_key_revoke(*, key: ApiKey) -> ApiKey:
     return key
 
 
-def session_token_issue(*, username: str, password: str) -> tuple[str, datetime]:
+def session_token_issue(
+    *, username: str, password: str, request: HttpRequest
+) -> tuple[str, datetime]:
     """Exchange a customer user's credentials for a short-lived signed JWT carrying the
-    user's customer and scopes."""
-    user = authenticate(username=username, password=password)
+    user's customer and scopes. ``request`` lets the sign-in lockout (django-axes) see and
+    count the attempt."""
+    user = authenticate(request, username=username, password=password)
     membership = getattr(user, "membership", None) if user is not None else None
     if user is None or membership is None or not user.is_active:
         raise error("INVALID_CREDENTIALS", 401, "Wrong username or password.")

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_fsm",
+    "axes",
     "accounts",
     "wallets",
     "otc",
@@ -63,6 +64,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into its lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -151,6 +154,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out (username, address) before any password is checked. It
+    # needs the request, so every sign-in passes it to authenticate().
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
@@ -158,11 +167,47 @@ LOGOUT_REDIRECT_URL = "/login/"
 CSRF_HEADER_NAME = "HTTP_X_CSRF_TOKEN"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-if not DEBUG:
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- Sign-in lockout (django-axes): one policy for /login/, /admin/login/ and auth/token -----
+# Failures are counted per (username, client address) together, so a stranger elsewhere
+# cannot lock a user out (their failures count against their own address only); the per-
+# address request limits (OTC_TOKEN_RATE_LIMIT) slow one address trying many usernames. The
+# lock lifts OTC_SIGNIN_LOCKOUT_SECONDS after the failure that set it (tries while locked are
+# refused without extending it); a successful sign-in clears that pair's failures.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env.int("OTC_SIGNIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(seconds=env.int("OTC_SIGNIN_LOCKOUT_SECONDS", default=300))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_CLIENT_IP_CALLABLE = "accounts.authentication.client_ip"
+AXES_LOCKOUT_CALLABLE = "otc.web.lockout.lockout_response"
+
+# --- Security: proxies, HTTPS, cookies ------------------------------------------------------
+# How many reverse proxies in front of the app append to X-Forwarded-For. 0 (the default):
+# the header is ignored and the TCP peer is the client, so a client cannot pick its own
+# address for the rate limits and the lockout. See README "Running it in production".
+OTC_TRUSTED_PROXY_COUNT = env.int("OTC_TRUSTED_PROXY_COUNT", default=0)
+# "HTTP_X_FORWARDED_PROTO,https": the header (in request.META form) and value with which the
+# TLS-terminating proxy says the original request was https. Unset: no header is believed.
+_proxy_ssl_header = env.list("SECURE_PROXY_SSL_HEADER", default=[])
+if _proxy_ssl_header:
+    if len(_proxy_ssl_header) != 2:
+        raise ValueError(
+            'SECURE_PROXY_SSL_HEADER takes "HEADER,value", e.g. HTTP_X_FORWARDED_PROTO,https'
+        )
+    SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header[0], _proxy_ssl_header[1])
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain http
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
 
 # --- I18N, static ---------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -190,13 +235,14 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.authentication.HasRouteScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["otc.api.inputs.JsonParser"],
     "DEFAULT_THROTTLE_CLASSES": ["otc.api.throttling.CustomerRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "customer": env.str("OTC_API_RATE_LIMIT", default="600/min"),
         "token": env.str("OTC_TOKEN_RATE_LIMIT", default="10/min"),
     },
     "EXCEPTION_HANDLER": "otc.api.errors.api_exception_handler",
+    "NUM_PROXIES": OTC_TRUSTED_PROXY_COUNT,
     "DEFAULT_METADATA_CLASS": "otc.api.metadata.EnvelopeMetadata",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
@@ -290,5 +336,7 @@ LOGGING = {
         "django.server": {"level": "WARNING"},
         # The embedded (filesystem) broker has no host; kombu says so on every connection.
         "kombu.connection": {"level": "ERROR"},
+        # axes logs every attempt at INFO; failures and lockouts are WARNING.
+        "axes": {"level": "WARNING"},
     },
 }

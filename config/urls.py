@@ -12,5 +12,6 @@ urlpatterns = [
     path("", include("otc.web.urls")),
 ]
 
+handler400 = "otc.web.errors.bad_request"
 handler404 = "otc.web.errors.not_found"
 handler500 = "otc.web.errors.server_error"

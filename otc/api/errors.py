@@ -5,6 +5,8 @@ import logging
 import math
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -46,7 +48,12 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
             details = {"non_field_errors": details}
         body = envelope("VALIDATION_ERROR", "The request is not valid.", details)
     elif isinstance(exc, exceptions.ParseError):
-        status, body = 400, envelope("VALIDATION_ERROR", "The body is not valid JSON.")
+        status = 400
+        body = envelope(
+            "VALIDATION_ERROR", "The body is not valid JSON.", {"body": [str(exc.detail)]}
+        )
+    elif isinstance(exc, RequestDataTooBig):
+        status, body = 413, payload_too_large()
     elif isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         status = 401
         message = (
@@ -94,6 +101,23 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
     if status in (401,) and "WWW-Authenticate" not in headers:
         headers["WWW-Authenticate"] = "x-api-key"
     return Response(body, status=status, headers=headers)
+
+
+def payload_too_large() -> dict:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return envelope(
+        "PAYLOAD_TOO_LARGE",
+        f"The body is larger than the {limit} bytes this API accepts.",
+        {"maxBytes": limit},
+    )
+
+
+def json_bad_request(request, exception=None) -> JsonResponse:
+    """Django's 400 for what fails before a view runs (a ``Host`` not in ALLOWED_HOSTS, a
+    body too large for a middleware to read), in the envelope."""
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse(payload_too_large(), status=413)
+    return JsonResponse(envelope("BAD_REQUEST", "The request could not be understood."), status=400)
 
 
 def json_not_found(request, exception=None) -> JsonResponse:

@@ -15,6 +15,8 @@ from otc.representations import (
     review_representation,
 )
 
+from .inputs import PageQuery, StrictInput
+
 __all__ = ["iso_ms", "order_representation", "quote_representation", "review_representation"]
 
 
@@ -88,7 +90,7 @@ QUOTE_SIDES = {
 }
 
 
-class QuoteInput(serializers.Serializer):
+class QuoteInput(StrictInput):
     side = ChoiceField(choices=Side.values, default=Side.BUY)
     pair = serializers.CharField(
         required=False, default="EUR/USDC", max_length=20, help_text='(extension) "EUR/USDC".'
@@ -162,7 +164,7 @@ def _pair_currency(pair_code: str, side: str, fixed_side: str) -> str | None:
     return source if fixed_side == "source" else destination
 
 
-class ConfirmInput(serializers.Serializer):
+class ConfirmInput(StrictInput):
     side = ChoiceField(choices=Side.values, default=Side.BUY)
     maxSlippageBps = serializers.IntegerField(
         min_value=0,
@@ -188,12 +190,12 @@ class RateField(serializers.Field):
         return value
 
 
-class AcceptPriceInput(serializers.Serializer):
+class AcceptPriceInput(StrictInput):
     rate = RateField(help_text="The review's rate, copied as is.")
     destinationAmount = AnyAmountField(help_text="The review's destinationAmount, copied as is.")
 
 
-class OrderListQuery(serializers.Serializer):
+class OrderListQuery(PageQuery):
     page = serializers.IntegerField(min_value=1, default=1)
     limit = serializers.IntegerField(min_value=1, max_value=100, default=50)
     status = ChoiceField(choices=Status.values, required=False)
@@ -212,7 +214,7 @@ class OrderListQuery(serializers.Serializer):
         return attrs
 
 
-class TokenInput(serializers.Serializer):
+class TokenInput(StrictInput):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=256, trim_whitespace=False)
 

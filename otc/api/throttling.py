@@ -1,9 +1,17 @@
 from rest_framework.throttling import SimpleRateThrottle
 
-from accounts.authentication import Caller
+from accounts.authentication import Caller, client_ip
 
 
-class CustomerRateThrottle(SimpleRateThrottle):
+class ClientAddressMixin:
+    """The client's address by the one rule the sign-in lockout uses too
+    (``accounts.authentication.client_ip``: forwarding headers only from trusted proxies)."""
+
+    def get_ident(self, request) -> str:
+        return client_ip(request) or "unknown"
+
+
+class CustomerRateThrottle(ClientAddressMixin, SimpleRateThrottle):
     """Requests per customer (all their keys and users together), counted in the shared
     cache (Redis in production) so every web process enforces one limit."""
 
@@ -18,7 +26,7 @@ class CustomerRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
-class TokenRateThrottle(SimpleRateThrottle):
+class TokenRateThrottle(ClientAddressMixin, SimpleRateThrottle):
     """Token requests per client address: slows password guessing."""
 
     scope = "token"

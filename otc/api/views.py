@@ -1,11 +1,8 @@
 """The customer API (seed 000). One thin class per route: parse, call a service or selector,
 render. Errors are raised and turned into the envelope by ``otc.api.errors``."""
 
-import math
-import time
 import uuid
 
-from django.core.cache import cache
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -21,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import money
+from accounts.authentication import signin_locked_error, signin_locked_out, signin_succeeded
 from accounts.errors import DomainError, ProviderUnavailable, error
 from accounts.selectors import eligible_fiat_accounts
 from accounts.services import session_token_issue
@@ -85,13 +83,13 @@ def _envelope(inner):
 
 
 class TokenCreateApi(APIView):
-    """Exchange a portal user's credentials for a short-lived session JWT."""
+    """Exchange a portal user's credentials for a short-lived session JWT. Failed attempts
+    count towards the sign-in lockout every way in shares (django-axes, keyed on username
+    and client address; see README)."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes = [TokenRateThrottle]
-    MAX_FAILURES = 5
-    FAILURE_WINDOW = 300
 
     @extend_schema(
         operation_id="auth_token_create",
@@ -109,27 +107,17 @@ class TokenCreateApi(APIView):
         body = s.TokenInput(data=request.data)
         body.is_valid(raise_exception=True)
         username = body.validated_data["username"]
-        failures_key = f"otc:token-failures:{username.lower()}"
-        since_key = f"{failures_key}:since"
-        if (cache.get(failures_key) or 0) >= self.MAX_FAILURES:
-            elapsed = time.time() - (cache.get(since_key) or time.time())
-            wait_seconds = max(1, math.ceil(self.FAILURE_WINDOW - elapsed))
-            raise error(
-                "RATE_LIMITED",
-                429,
-                "Too many failed sign-in attempts; wait a few minutes.",
-                retry_after_ms=wait_seconds * 1000,
-            )
         try:
             token, expires_at = session_token_issue(
-                username=username, password=body.validated_data["password"]
+                username=username,
+                password=body.validated_data["password"],
+                request=request._request,
             )
         except DomainError:
-            if cache.add(failures_key, 0, self.FAILURE_WINDOW):
-                cache.set(since_key, time.time(), self.FAILURE_WINDOW)
-            cache.incr(failures_key)
+            if signin_locked_out(request._request):
+                raise signin_locked_error(request._request, {"username": username}) from None
             raise
-        cache.delete_many([failures_key, since_key])
+        signin_succeeded(request._request, username=username)
         return _data({"accessToken": token, "tokenType": "Bearer", "expiresAt": iso_ms(expires_at)})
 
 
@@ -430,9 +418,7 @@ class OrderRequoteApi(APIView):
             customer=request.user.customer,
             actor=_actor(request),
         )
-        return _data(
-            s.quote_representation(order, services.daily_limits(request.user.customer))
-        )
+        return _data(s.quote_representation(order, services.daily_limits(request.user.customer)))
 
 
 class OrderReviewApi(APIView):

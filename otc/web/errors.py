@@ -1,8 +1,15 @@
-"""404/500 pages: the contract's JSON envelope under /api/, HTML elsewhere."""
+"""400/404/500 pages: the contract's JSON envelope under /api/, HTML elsewhere."""
 
 from django.shortcuts import render
+from django.views import defaults
 
-from otc.api.errors import json_not_found, json_server_error
+from otc.api.errors import json_bad_request, json_not_found, json_server_error
+
+
+def bad_request(request, exception=None):
+    if request.path.startswith("/api/"):
+        return json_bad_request(request, exception)
+    return defaults.bad_request(request, exception)
 
 
 def not_found(request, exception=None):

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import SCOPE_READ, SCOPE_WEBHOOKS_READ, SCOPE_WEBHOOKS_WRITE
+from otc.api.inputs import PageQuery
 from otc.api.serializers import PaginationMeta
 from otc.api.views import AUTH_ERRORS, BODY_ERRORS, _data, _envelope, _errors
 
@@ -69,7 +70,7 @@ class EndpointListCreateApi(WebhookApi):
         },
     )
     def get(self, request):
-        query = s.PageQuery(data=request.query_params)
+        query = PageQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         page, limit = query.validated_data["page"], query.validated_data["limit"]
         endpoints, total = selectors.endpoint_page(
@@ -178,7 +179,7 @@ class EndpointDeliveryListApi(WebhookApi):
     )
     def get(self, request, endpoint_id: str):
         endpoint = self.endpoint(request, endpoint_id)
-        query = s.PageQuery(data=request.query_params)
+        query = PageQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         page, limit = query.validated_data["page"], query.validated_data["limit"]
         deliveries, total = selectors.delivery_page(endpoint=endpoint, page=page, limit=limit)

@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from otc.api.inputs import MAX_LIMIT, ListQuery, StrictInput
 from otc.representations import iso_ms
 
 from .models import WILDCARD, Delivery, DeliveryAttempt, Event, WebhookEndpoint
@@ -18,7 +19,7 @@ class EventTypeField(serializers.ChoiceField):
         )
 
 
-class EndpointCreateInput(serializers.Serializer):
+class EndpointCreateInput(StrictInput):
     url = serializers.URLField(max_length=2000)
     events = serializers.ListField(child=EventTypeField(), required=False, allow_empty=False)
     description = serializers.CharField(
@@ -26,25 +27,25 @@ class EndpointCreateInput(serializers.Serializer):
     )
 
 
-class EndpointUpdateInput(serializers.Serializer):
+class EndpointUpdateInput(StrictInput):
     url = serializers.URLField(max_length=2000, required=False)
     events = serializers.ListField(child=EventTypeField(), required=False, allow_empty=False)
     description = serializers.CharField(max_length=200, required=False, allow_blank=True)
     enabled = serializers.BooleanField(required=False)
 
 
-class PageQuery(serializers.Serializer):
-    page = serializers.IntegerField(min_value=1, default=1)
-    limit = serializers.IntegerField(min_value=1, max_value=100, default=50)
-
-
-class EventFeedQuery(serializers.Serializer):
+class EventFeedQuery(ListQuery):
     after = serializers.UUIDField(required=False)
     type = serializers.CharField(required=False, help_text="One type or a comma-separated list.")
-    limit = serializers.IntegerField(min_value=1, max_value=100, default=50)
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=50)
 
     def validate_type(self, value: str) -> list[str]:
-        types = [t.strip() for t in value.split(",") if t.strip()]
+        types = [t.strip() for t in value.split(",")]
+        if not all(types):
+            # ``type=,,,`` would otherwise mean "no filter": every event.
+            raise serializers.ValidationError(
+                "Give one event type or several separated by commas, none of them empty."
+            )
         valid = (*ORDER_EVENT_TYPES,)
         unknown = [t for t in types if t not in valid]
         if unknown:
@@ -54,7 +55,7 @@ class EventFeedQuery(serializers.Serializer):
         return types
 
 
-class RedeliverInput(serializers.Serializer):
+class RedeliverInput(StrictInput):
     eventId = serializers.UUIDField()
 
 

@@ -270,36 +270,8 @@ def test_token_request_without_password_is_a_validation_error(acme):
     assert set(err["details"]) == {"password"}
 
 
-def test_failed_sign_ins_are_throttled_per_username(acme, globex):
-    client = APIClient()
-    for _ in range(5):
-        assert_error(issue_token(acme.user, "wrong", client), 401, "INVALID_CREDENTIALS")
-    # Locked now: even the right password is refused until the window passes.
-    locked = issue_token(acme.user, client=client)
-    err = assert_error(locked, 429, "RATE_LIMITED")
-    assert int(locked["Retry-After"]) > 0
-    assert err["details"]["retry_after_ms"] == int(locked["Retry-After"]) * 1000
-    # Another user signing in from the same place is not locked out.
-    assert issue_token(globex.user, client=client).status_code == 200
-
-
-def test_the_lockout_tells_how_long_is_left_of_its_window(acme):
-    import time
-
-    from django.core.cache import cache
-
-    client = APIClient()
-    for _ in range(5):
-        assert_error(issue_token(acme.user, "wrong", client), 401, "INVALID_CREDENTIALS")
-    first = issue_token(acme.user, client=client)
-    assert 295 <= int(first["Retry-After"]) <= 300
-    # 100 s into the 300 s window (the window's start moved back instead of waiting).
-    since_key = f"otc:token-failures:{acme.user.username.lower()}:since"
-    cache.set(since_key, time.time() - 100, 300)
-    later = issue_token(acme.user, client=client)
-    err = assert_error(later, 429, "RATE_LIMITED")
-    assert 195 <= int(later["Retry-After"]) <= 200
-    assert err["details"]["retry_after_ms"] == int(later["Retry-After"]) * 1000
+# The sign-in lockout itself (every way in, per username and address) is tested in
+# tests/hardening/test_signin_lockout.py.
 
 
 def test_successful_sign_in_resets_the_failure_count(acme):

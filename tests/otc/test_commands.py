@@ -10,6 +10,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -124,9 +125,9 @@ def test_seed_demo_data_is_what_it_says(client):
     listed = write.get("/api/v1/otc-exchanges/wallets").json()["data"]
     assert {w["id"] for w in listed} == {acme["wallets"]["primary"], acme["wallets"]["secondary"]}
 
-    # The portal user and the operator can sign in.
-    assert client.login(**acme["user"])
-    assert client.login(**data["operator"])
+    # The portal user and the operator can sign in (the lockout backend needs a request).
+    assert client.login(request=HttpRequest(), **acme["user"])
+    assert client.login(request=HttpRequest(), **data["operator"])
     assert get_user_model().objects.get(username=data["operator"]["username"]).is_staff
     token = APIClient().post("/api/v1/auth/token", acme["user"], format="json")
     assert token.status_code == 200, token.content

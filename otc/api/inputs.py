@@ -1,0 +1,118 @@
+"""The rules every API input follows, in one place.
+
+- ``JsonParser`` (every JSON body): refuses what no serializer should ever see, i.e. nesting
+  deeper than any of our bodies has (a thousand levels would crash the decoder) and lone
+  surrogates (``"\\ud800"`` is valid JSON but not Unicode: it could be neither stored nor
+  rendered back as UTF-8).
+- ``StrictInput`` (every body): a field the route does not know is refused with
+  ``VALIDATION_ERROR`` naming it, so a typo such as ``destinationAmountUsdcc`` cannot
+  silently trade another amount.
+- ``ListQuery`` / ``PageQuery`` (every list route's query string): a parameter sent blank is
+  refused instead of quietly meaning its default, and a page is bounded by what the
+  database can count to. Unknown query parameters are ignored, as HTTP caches, proxies and
+  SDKs add their own (``?_=...``); a query only reads.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser
+
+MAX_JSON_DEPTH = 32
+MAX_LIMIT = 100
+# A page becomes an SQL OFFSET of (page - 1) * limit, a PostgreSQL bigint.
+MAX_PAGE = (2**63 - 1) // MAX_LIMIT
+
+
+def _refuse_unreadable(data: Any) -> None:
+    """Walk the parsed body (without recursion: its depth is what is being checked)."""
+    pending = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise ParseError(f"The body is nested more than {MAX_JSON_DEPTH} levels deep.")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(key, str):
+                    pending.append((key, depth))
+                pending.append((item, depth + 1))
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ParseError(
+                    "The body contains a lone UTF-16 surrogate (such as \\ud800), "
+                    "which is not a Unicode character."
+                ) from None
+
+
+class JsonParser(JSONParser):
+    """DRF's JSON parser, plus ``_refuse_unreadable``."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError(
+                f"The body is nested more than {MAX_JSON_DEPTH} levels deep."
+            ) from None
+        _refuse_unreadable(data)
+        return data
+
+
+class StrictInput(serializers.Serializer):
+    """Base of every request body: unknown fields are a ``VALIDATION_ERROR`` naming each of
+    them (reported together with the other fields' errors)."""
+
+    def to_internal_value(self, data):
+        unknown: dict[str, list[str]] = {}
+        if isinstance(data, Mapping):
+            known = ", ".join(self.fields)
+            unknown = {
+                str(name): [f"Unknown field. This body takes: {known}."]
+                for name in data
+                if name not in self.fields
+            }
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if unknown and isinstance(exc.detail, dict):
+                raise serializers.ValidationError({**exc.detail, **unknown}) from None
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
+
+
+class ListQuery(serializers.Serializer):
+    """Base of every list route's query parameters."""
+
+    def to_internal_value(self, data):
+        # DRF quietly falls back to a field's default when a query parameter is sent empty
+        # (``?limit=``); an empty value is not a positive integer nor a known choice.
+        blank = {
+            name: ["This parameter may not be blank."]
+            for name in self.fields
+            if name in data and not str(data.get(name, "")).strip()
+        }
+        if blank:
+            raise serializers.ValidationError(blank)
+        return super().to_internal_value(data)
+
+    def validate_page(self, value: int) -> int:
+        # Also guards subclasses that declare their own ``page`` field.
+        if value > MAX_PAGE:
+            raise serializers.ValidationError(
+                f"Ensure this value is less than or equal to {MAX_PAGE}."
+            )
+        return value
+
+
+class PageQuery(ListQuery):
+    """``?page`` (from 1) and ``?limit`` (default 50, at most 100)."""
+
+    page = serializers.IntegerField(min_value=1, max_value=MAX_PAGE, default=1)
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=50)
