@@ -250,12 +250,8 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "OTC Desk API",
-    "DESCRIPTION": (
-        "Convert EUR to USDC and back. Ask for an indicative quote, confirm it into an order "
-        "with an Idempotency-Key, and follow it to completion; every order is approved by the "
-        "desk at the live rate. Errors use one envelope: "
-        '`{"error": {"code", "message", "details"}}`.'
-    ),
+    # The docs page's introduction and "first exchange in five minutes" guide.
+    "DESCRIPTION": (BASE_DIR / "otc" / "api" / "docs" / "guide.md").read_text(),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI ships with the project (no CDN at run time).

@@ -93,6 +93,13 @@ class TokenCreateApi(APIView):
 
     @extend_schema(
         operation_id="auth_token_create",
+        summary="Exchange a portal user's credentials for a session token",
+        description=(
+            "A short-lived signed JWT (send it as `Authorization: Bearer <accessToken>`) carrying "
+            "the user's customer and scopes. Wrong credentials are 401 INVALID_CREDENTIALS; "
+            "repeated failures for one username from one address lock that pair (429 RATE_LIMITED "
+            "with Retry-After)."
+        ),
         tags=["auth"],
         request=s.TokenInput,
         responses={
@@ -124,6 +131,11 @@ class TokenCreateApi(APIView):
 class AccountListApi(APIView):
     @extend_schema(
         operation_id="otc_accounts_list",
+        summary="Your active EUR accounts",
+        description=(
+            "The accounts you can buy from (a buy's source) and sell into (a sell's destination), "
+            "with their balance."
+        ),
         tags=["otc-exchanges"],
         responses={200: _envelope(s.AccountOutput(many=True)), **_errors(*AUTH_ERRORS)},
     )
@@ -135,6 +147,11 @@ class AccountListApi(APIView):
 class WalletListApi(APIView):
     @extend_schema(
         operation_id="otc_wallets_list",
+        summary="Your wallets with a USDC address",
+        description=(
+            "The custodial wallets you can receive USDC into (buy) or sell from (sell). Treasury "
+            "wallets are never listed."
+        ),
         tags=["otc-exchanges"],
         responses={200: _envelope(s.WalletOutput(many=True)), **_errors(*AUTH_ERRORS)},
     )
@@ -146,6 +163,8 @@ class WalletListApi(APIView):
 class WalletBalanceApi(APIView):
     @extend_schema(
         operation_id="otc_wallet_balance",
+        summary="A wallet's live USDC balance",
+        description=("Asked of the custodian now (502 BALANCE_UNAVAILABLE when it cannot answer)."),
         tags=["otc-exchanges"],
         responses={
             200: _envelope(s.WalletBalanceOutput()),
@@ -217,6 +236,15 @@ QUOTE_ERRORS = (
 class QuoteCreateApi(APIView):
     @extend_schema(
         operation_id="otc_quote_create",
+        summary="Get an indicative quote (buy or sell, either amount fixed)",
+        description=(
+            "Prices the exchange now: the market mid (`referenceRate`), your rate after FX "
+            "markups (`rate`), every fee line, and both amounts. Send exactly one amount: the "
+            "source (`sourceAmountEur` for a buy, `sourceAmountUsdc` for a sell) or the "
+            "destination you want to receive exactly (`destinationAmountUsdc` / "
+            "`destinationAmountEur`). The quote is valid `ttlSeconds`; its `quoteId` is the order "
+            "id you confirm."
+        ),
         tags=["otc-exchanges"],
         request=s.QuoteInput,
         responses={200: _envelope(s.QuoteOutput()), **_errors(*QUOTE_ERRORS)},
@@ -229,6 +257,81 @@ class QuoteCreateApi(APIView):
                     "sourceFrAccountId": "550e8400-e29b-41d4-a716-446655440000",
                     "destinationUtilaWalletId": "660e8400-e29b-41d4-a716-446655440001",
                     "sourceAmountEur": "100.00",
+                },
+            ),
+            OpenApiExample(
+                "Buy, exact USDC to receive",
+                request_only=True,
+                value={
+                    "side": "buy",
+                    "sourceFrAccountId": "550e8400-e29b-41d4-a716-446655440000",
+                    "destinationUtilaWalletId": "660e8400-e29b-41d4-a716-446655440001",
+                    "destinationAmountUsdc": "1000.000000",
+                },
+            ),
+            OpenApiExample(
+                "Buy quote",
+                response_only=True,
+                status_codes=["200"],
+                value={
+                    "data": {
+                        "quoteId": "770e8400-e29b-41d4-a716-446655440002",
+                        "side": "buy",
+                        "pair": "EUR/USDC",
+                        "status": "quoted",
+                        "fixedSide": "source",
+                        "referenceRate": "1.080000",
+                        "rate": "1.074600",
+                        "sourceAmount": "100.00",
+                        "destinationAmount": "107.460000",
+                        "sourceAmountEur": "100.00",
+                        "sourceCurrency": "EUR",
+                        "destinationCurrency": "USDC",
+                        "fees": {
+                            "currency": "EUR",
+                            "total": "0.00",
+                            "lines": [
+                                {"type": "fx_markup", "description": "Desk FX markup", "bps": 50}
+                            ],
+                        },
+                        "limits": {
+                            "dailyMax": "5000000.00",
+                            "dailyUsed": "0.00",
+                            "dailyRemaining": "5000000.00",
+                        },
+                        "ttlExpiresAt": "2026-05-30T00:01:00.000Z",
+                        "ttlSeconds": 60,
+                        "indicative": True,
+                    }
+                },
+            ),
+            OpenApiExample(
+                "Amount out of range",
+                response_only=True,
+                status_codes=["422"],
+                value={
+                    "error": {
+                        "code": "AMOUNT_OUT_OF_RANGE",
+                        "message": "The amount must be between 10.00 and 1000000.00 EUR.",
+                        "details": {"min": "10.00", "max": "1000000.00", "currency": "EUR"},
+                    }
+                },
+            ),
+            OpenApiExample(
+                "Invalid body",
+                response_only=True,
+                status_codes=["400"],
+                value={
+                    "error": {
+                        "code": "VALIDATION_ERROR",
+                        "message": "The request is not valid.",
+                        "details": {
+                            "side": {
+                                "message": "Not one of buy, sell.",
+                                "validValues": ["buy", "sell"],
+                            }
+                        },
+                    }
                 },
             ),
             OpenApiExample(
@@ -287,6 +390,11 @@ CONFIRM_ERRORS = (
 class OrderListCreateApi(APIView):
     @extend_schema(
         operation_id="otc_orders_list",
+        summary="Your orders, newest first",
+        description=(
+            "Paginated with `page` (from 1) and `limit` (1-100, default 50); filter with `status` "
+            "and `side`."
+        ),
         tags=["otc-exchanges"],
         parameters=[
             OpenApiParameter("page", int, description="From 1."),
@@ -326,6 +434,14 @@ class OrderListCreateApi(APIView):
 
     @extend_schema(
         operation_id="otc_order_confirm",
+        summary="Confirm a quote into an order",
+        description=(
+            "Requires an `Idempotency-Key` (UUID v4): a repeat with the same key and body replays "
+            "the stored answer byte for byte (`Idempotent-Replayed: true`), another body with the "
+            "key is 422 IDEMPOTENCY_KEY_REUSED. A buy moves your EUR to the desk at once "
+            "(`debit_pending`); a sell moves nothing until approval. `maxSlippageBps` (default "
+            "100) is how much worse than quoted you accept when the desk approves."
+        ),
         tags=["otc-exchanges"],
         request=s.ConfirmInput,
         parameters=[
@@ -364,6 +480,11 @@ def _order_of(request, order_id: str) -> uuid.UUID:
 class OrderDetailApi(APIView):
     @extend_schema(
         operation_id="otc_order_detail",
+        summary="One order",
+        description=(
+            "Final `rate` and `destinationAmount` once approved (`rateFinal`), the indicative "
+            "ones before; fee lines, limits, deadline and any rejection with its remediation."
+        ),
         tags=["otc-exchanges"],
         responses={
             200: _envelope(s.OrderOutput()),
@@ -380,6 +501,11 @@ class OrderDetailApi(APIView):
 class OrderCancelApi(APIView):
     @extend_schema(
         operation_id="otc_order_cancel",
+        summary="Cancel a quote, or an order in price review",
+        description=(
+            "An unconfirmed quote, or an order waiting for your consent to a new price (a buy's "
+            "EUR is refunded). Anything else is 409 NOT_CANCELLABLE."
+        ),
         tags=["otc-exchanges"],
         request=None,
         responses={
@@ -399,9 +525,13 @@ class OrderCancelApi(APIView):
 class OrderRequoteApi(APIView):
     @extend_schema(
         operation_id="otc_order_requote",
+        summary="Refresh a quote's price",
+        description=(
+            "(extension) A fresh rate and TTL on the same quote id, from quoted, requoted or "
+            "expired."
+        ),
         tags=["otc-exchanges"],
         request=None,
-        description="(extension) A fresh rate and TTL on the same quote id.",
         responses={
             200: _envelope(s.QuoteOutput()),
             **_errors(
