@@ -20,10 +20,7 @@ import signal
 import statistics
 import subprocess
 import sys
-import threading
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,65 +125,7 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
-# --- lock waits -----------------------------------------------------------------------------
-
-
-@dataclass
-class LockWaits:
-    samples: int = 0
-    active: int = 0
-    waiting: int = 0
-    waited_on: Counter = field(default_factory=Counter)
-
-    def describe(self) -> str:
-        if not self.samples:
-            return "no samples"
-        top = ", ".join(
-            f"{what} {count / max(1, self.waiting):.0%}"
-            for what, count in self.waited_on.most_common(3)
-        )
-        return (
-            f"{self.waiting / self.samples:.2f} of {self.active / self.samples:.2f} active "
-            f"backends waiting on a lock on average" + (f"; waiting in: {top}" if top else "")
-        )
-
-
-class LockSampler:
-    """Samples pg_stat_activity of the desk's database every 50 ms while a round runs."""
-
-    def __init__(self, dsn: str, database: str) -> None:
-        self.dsn, self.database = dsn, database
-        self.result = LockWaits()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        import psycopg
-
-        from bench.inprocess import summarise
-
-        with psycopg.connect(self.dsn, autocommit=True) as conn:
-            while not self._stop.is_set():
-                rows = conn.execute(
-                    "SELECT wait_event_type, query FROM pg_stat_activity "
-                    "WHERE datname = %s AND state = 'active' AND pid <> pg_backend_pid()",
-                    [self.database],
-                ).fetchall()
-                self.result.samples += 1
-                self.result.active += len(rows)
-                for wait_type, query in rows:
-                    if wait_type == "Lock":
-                        self.result.waiting += 1
-                        self.result.waited_on[summarise(query)] += 1
-                self._stop.wait(0.05)
-
-    def __enter__(self) -> LockSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
+# --- the worker's queue -------------------------------------------------------------------
 
 
 def drain_queue(redis_url: str, timeout: float = 120.0) -> float:
@@ -224,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     from django.core.management import call_command
 
     from bench import data, inprocess, load
+    from bench.locks import LockSampler, LockWaits
     from bench.stack import Stack, peak_rss_mib, recreate_database
 
     started_at = time.monotonic()
@@ -293,13 +233,7 @@ def main(argv: list[str] | None = None) -> int:
                             tally = load.drive(
                                 url, unit, concurrency=args.concurrency, seconds=args.seconds
                             )
-                        for key in ("samples", "active", "waiting"):
-                            setattr(
-                                waits[name],
-                                key,
-                                getattr(waits[name], key) + getattr(sampler.result, key),
-                            )
-                        waits[name].waited_on.update(sampler.result.waited_on)
+                        waits[name].add(sampler.result)
                         row[f"{name}_drain_s"] = drain_queue(args.redis_url)
                     row[name] = tally.rate
                     row[f"{name}_client_cpu"] = tally.client_cpu
@@ -352,15 +286,17 @@ def main(argv: list[str] | None = None) -> int:
                 )
 
             heading("Lock waits during the flow rounds (pg_stat_activity sampled every 50 ms)")
+            names = ledger_account_names(
+                [i for w in waits.values() for i, _ in w.ids.most_common(10)]
+            )
             for name in flow_scenarios:
-                say(f"({name}) {waits[name].describe()}")
+                for number, line in enumerate(waits[name].describe(names)):
+                    say(f"{f'({name})' if number == 0 else '':<5}{line}")
             results["throughput"] = {"rounds": rounds, "summary": summary}
             results["latency_ms"] = {
                 k: {"n": len(v), "p50": pct(v, 50), "p95": pct(v, 95)} for k, v in latencies.items()
             }
-            results["lock_waits"] = {
-                k: vars(v) | {"waited_on": dict(v.waited_on)} for k, v in waits.items()
-            }
+            results["lock_waits"] = {k: v.as_dict() for k, v in waits.items()}
 
         # --- statements per request, in process -------------------------------------------
         heading(
@@ -536,6 +472,23 @@ def main(argv: list[str] | None = None) -> int:
         )
         say("\n".join(text.splitlines()[:150]))
     return 0
+
+
+def ledger_account_names(ids: list[str]) -> dict[str, str]:
+    """Ids named in waiting statements -> the ledger account's code, with the owner and label
+    of the EUR account it belongs to (so the treasury and a customer's account read as such)."""
+    from accounts.models import FiatAccount, LedgerAccount
+
+    names = {
+        str(pk): code
+        for pk, code in LedgerAccount.objects.filter(pk__in=ids).values_list("pk", "code")
+    }
+    owned = FiatAccount.objects.filter(ledger_account_id__in=ids).values_list(
+        "ledger_account_id", "customer__slug", "label"
+    )
+    for pk, slug, label in owned:
+        names[str(pk)] = f"{slug} {label!r}"
+    return names
 
 
 def sweep_against_raw_update(data, count: int) -> dict:
