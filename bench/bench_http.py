@@ -52,7 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--customers", type=int, default=50, help="customers in scenario b (50)")
     parser.add_argument("--list-orders", type=int, default=10_000, help="orders in scenario c")
     parser.add_argument(
-        "--sweep-quotes", type=int, help="stale quotes in scenario d (100000; quick 10000)"
+        "--sweep-quotes", type=int, help="stale quotes in scenario d (100000; quick 2000)"
     )
     parser.add_argument(
         "--profile", type=int, default=0, metavar="N", help="also profile N in-process flows"
@@ -65,7 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     quick = args.quick
     args.seconds = args.seconds or (4.0 if quick else 10.0)
     args.rounds = args.rounds or (2 if quick else 3)
-    args.sweep_quotes = args.sweep_quotes or (10_000 if quick else 100_000)
+    args.sweep_quotes = args.sweep_quotes or (2_000 if quick else 100_000)
     args.warmup = 1.5 if quick else 3.0
     args.repeats = 10 if quick else 30
     args.statement_runs = 5 if quick else 10

@@ -1,16 +1,15 @@
-"""Demo data for the benchmark, made the way the tests make theirs.
+"""Demo data for the benchmark, made the way the tests and customers make theirs.
 
 Customers, accounts, wallets and keys go through ``tests.factories`` (which go through the
-services, so every account gets its ledger account); orders are made by the quote and confirm
-services. Only the bulk of the 10,000-order list and the 100,000 stale quotes is copied in SQL
-from one order the services made (``clone_orders``): the copy reads the column list from the
-model, so a new column is carried along without a change here.
+services, so every account gets its ledger account); orders are made through the customer API
+(quote, confirm) in process. Only the bulk of the 10,000-order list and the 100,000 stale
+quotes is copied in SQL from one order made that way (``clone_orders``): the copy reads the
+column list from the model, so a new column is carried along without a change here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import AutoField, BigAutoField, UUIDField
@@ -51,28 +50,21 @@ def buy_quote_body(who: BenchCustomer, amount: str = "100.00") -> dict:
 
 
 def quote(who: BenchCustomer, amount: str = "100.00") -> Order:
-    """An open buy quote made by the service, as the API makes it."""
-    from accounts.models import Customer
-    from otc.services import Actor, quote_create
+    """An open buy quote, made through the customer API in process (the contract's request is
+    what changes least)."""
+    from .inprocess import ApiCaller
 
-    return quote_create(
-        customer=Customer.objects.get(pk=who.customer_id),
-        side="buy",
-        fiat_account_id=who.account_id,
-        wallet_id=who.wallet_id,
-        source_amount=Decimal(amount),
-        actor=Actor.system("bench"),
-    )
+    return Order.objects.get(pk=ApiCaller(who).quote(amount))
 
 
 def confirmed_order(who: BenchCustomer, amount: str = "100.00") -> Order:
-    """A confirmed buy (its EUR debited), made by the quote and confirm services."""
-    from otc.services import Actor, order_confirm
+    """A confirmed buy (its EUR debited), quoted and confirmed through the API in process."""
+    from .inprocess import ApiCaller
 
-    order = quote(who, amount)
-    return order_confirm(
-        order_id=order.pk, customer=order.customer, side="buy", actor=Actor.system("bench")
-    )
+    api = ApiCaller(who)
+    quote_id = api.quote(amount)
+    api.confirm(quote_id)
+    return Order.objects.get(pk=quote_id)
 
 
 def _quoted(name: str) -> str:

@@ -82,9 +82,11 @@ class ApiCaller:
         self.who = who
         self.client = Client(HTTP_X_API_KEY=who.api_key)
 
-    def quote(self) -> str:
+    def quote(self, amount: str = "100.00") -> str:
         response = self.client.post(
-            "/api/v1/otc-exchanges/quote", buy_quote_body(self.who), content_type="application/json"
+            "/api/v1/otc-exchanges/quote",
+            buy_quote_body(self.who, amount),
+            content_type="application/json",
         )
         assert response.status_code == 200, response.content
         return response.json()["data"]["quoteId"]
