@@ -5,11 +5,14 @@ With no environment at all the desk runs on a local SQLite file and an embedded
 ``DATABASE_URL`` / ``REDIS_URL`` switch to PostgreSQL and Redis.
 """
 
+import os
+import secrets
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import environ
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("OTC_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -99,10 +102,25 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: broker and cache ----------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# A prefix on every Redis key this deployment writes (broker queues, unacknowledged messages,
+# worker broadcasts, the cache), so that several deployments or test runs can share one Redis
+# database without taking each other's tasks. Under pytest each run takes its own, passed on
+# to the workers the tests start through the environment.
+REDIS_NAMESPACE = env.str("OTC_REDIS_NAMESPACE", default="")
+if not REDIS_NAMESPACE and os.environ.get("PYTEST_VERSION"):
+    REDIS_NAMESPACE = f"test-{os.getpid()}-{secrets.token_hex(3)}"
+    os.environ["OTC_REDIS_NAMESPACE"] = REDIS_NAMESPACE
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS = (
+        {"global_keyprefix": f"{REDIS_NAMESPACE}:"} if REDIS_NAMESPACE else {}
+    )
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": f"{REDIS_NAMESPACE}:cache" if REDIS_NAMESPACE else "",
+        }
     }
 else:
     # Embedded broker: a folder on disk that web, worker and beat processes share.
@@ -123,6 +141,22 @@ else:
         }
     }
 
+# Three queues, so that no kind of work can starve another: ``settlement`` moves money (bank
+# debits, custody settlements, the sweeps that re-drive them, quote expiry), ``webhooks``
+# delivers events to customers' endpoints (slow receivers wait here, never in front of a
+# settlement), ``default`` takes the rest (housekeeping). A worker started without ``-Q``
+# consumes all three; production runs one pool per queue (README).
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES = [Queue("default"), Queue("settlement"), Queue("webhooks")]
+CELERY_TASK_ROUTES = {
+    "otc.tasks.settle_order_debit": {"queue": "settlement"},
+    "otc.tasks.settle_order": {"queue": "settlement"},
+    "otc.tasks.settle_pending_debits": {"queue": "settlement"},
+    "otc.tasks.settle_approved_orders": {"queue": "settlement"},
+    "otc.tasks.expire_quotes": {"queue": "settlement"},
+    "otc.webhooks.tasks.deliver": {"queue": "webhooks"},
+    "otc.webhooks.tasks.resume_deliveries": {"queue": "webhooks"},
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_SERIALIZER = "json"
@@ -274,6 +308,12 @@ OTC_WEBHOOKS_TIMEOUT_SECONDS = env.float("OTC_WEBHOOKS_TIMEOUT_SECONDS", default
 OTC_WEBHOOKS_MAX_ATTEMPTS = env.int("OTC_WEBHOOKS_MAX_ATTEMPTS", default=13)
 OTC_WEBHOOKS_DISABLE_AFTER_FAILURES = env.int("OTC_WEBHOOKS_DISABLE_AFTER_FAILURES", default=10)
 OTC_WEBHOOKS_EVENT_RETENTION_DAYS = env.int("OTC_WEBHOOKS_EVENT_RETENTION_DAYS", default=30)
+# Requests in flight to one customer's endpoints at once (one per endpoint, always), and the
+# circuit breaker: an endpoint that timed out this many times in a row is paused (no request)
+# for OTC_WEBHOOKS_PAUSE_SECONDS, doubled after every further timeout (at most 15 minutes).
+OTC_WEBHOOKS_CUSTOMER_CONCURRENCY = env.int("OTC_WEBHOOKS_CUSTOMER_CONCURRENCY", default=2)
+OTC_WEBHOOKS_PAUSE_AFTER_TIMEOUTS = env.int("OTC_WEBHOOKS_PAUSE_AFTER_TIMEOUTS", default=3)
+OTC_WEBHOOKS_PAUSE_SECONDS = env.float("OTC_WEBHOOKS_PAUSE_SECONDS", default=60.0)
 OTC_APPROVAL_TOLERANCE_BPS = env.int("OTC_APPROVAL_TOLERANCE_BPS", default=50)
 OTC_FOUR_EYES_THRESHOLD_EUR = _decimal("OTC_FOUR_EYES_THRESHOLD_EUR", default=Decimal("100000"))
 # Initial per-order limits of the EUR/USDC pair (migration otc 0004); afterwards the pair's

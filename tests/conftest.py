@@ -7,6 +7,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import redis
+from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.db.models import Sum
 from rest_framework.test import APIClient
@@ -32,9 +34,53 @@ def _desk_settings(settings):
 
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = False
-    cache.clear()
+    cache_clear()
     yield
-    cache.clear()
+    cache_clear()
+
+
+# --- this run's own Redis namespace -----------------------------------------------------------
+# Every test run has its own prefix on every Redis key (``REDIS_NAMESPACE``, see settings), so
+# runs sharing a Redis database never see each other's queues, messages or cache entries.
+
+
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(django_settings.REDIS_URL)
+
+
+def redis_namespace_delete(prefix: str) -> None:
+    """Delete every key of this Redis database that starts with ``prefix``."""
+    client = _redis()
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    for start in range(0, len(keys), 500):
+        client.delete(*keys[start : start + 500])
+
+
+def cache_clear() -> None:
+    """Empty this run's cache. Django's ``cache.clear()`` on Redis flushes the whole database,
+    and with it the queues of every other run sharing it; delete our own keys instead."""
+    prefix = django_settings.CACHES["default"].get("KEY_PREFIX")
+    if django_settings.REDIS_URL and prefix:
+        redis_namespace_delete(f"{prefix}:")
+    else:
+        cache.clear()
+
+
+@pytest.fixture
+def real_broker():
+    """Tasks travel through Redis (nothing eager), starting from an empty broker: every key of
+    this run's namespace (queues, unacknowledged messages a killed worker left) is removed,
+    and only those."""
+    from config.celery import app
+
+    if not django_settings.REDIS_URL:
+        pytest.skip("needs Redis (REDIS_URL)")
+    assert django_settings.REDIS_NAMESPACE, "a test run always has its own Redis namespace"
+    redis_namespace_delete(f"{django_settings.REDIS_NAMESPACE}:")
+    app.conf.task_always_eager = False
+    yield f"{django_settings.REDIS_NAMESPACE}:"
+    app.conf.task_always_eager = True
+    redis_namespace_delete(f"{django_settings.REDIS_NAMESPACE}:")
 
 
 @dataclass

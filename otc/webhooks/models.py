@@ -64,6 +64,14 @@ class WebhookEndpoint(models.Model):
     # Deliveries that failed for good in a row (any success resets it).
     consecutive_failures = models.PositiveIntegerField(default=0)
     failing_since = models.DateTimeField(null=True, blank=True)
+    # One request in flight per endpoint: the delivery sending right now holds the endpoint
+    # until ``sending_until`` (a worker that died lets it lapse).
+    sending_until = models.DateTimeField(null=True, blank=True)
+    sending_delivery_id = models.UUIDField(null=True, blank=True)
+    # The circuit breaker: attempts in a row that got no answer in time, and, once there were
+    # too many, the time until which nothing is sent to the endpoint.
+    timeouts_in_a_row = models.PositiveIntegerField(default=0)
+    paused_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

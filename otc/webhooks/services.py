@@ -5,6 +5,13 @@ Events are written inside the caller's transaction (the order transition) togeth
 delivery is tried at once, then again on an exponential schedule with jitter for about a day
 (``retry_schedule``), then marked failed. An endpoint whose deliveries keep failing for good is
 disabled with the reason. No HTTP request is ever made while a database transaction is open.
+
+A slow receiver must not hold every webhook worker: an endpoint has at most one request in
+flight, a customer at most ``OTC_WEBHOOKS_CUSTOMER_CONCURRENCY`` across all its endpoints, and
+an endpoint that keeps timing out is paused for a while (a circuit breaker). A delivery that
+has to wait for one of these (or for an earlier event of its endpoint) is not re-queued: the
+attempt that frees the endpoint enqueues what is due next (``deliveries_kick``), and the
+resume sweep is the safety net. All of this state is in the database, shared by every worker.
 """
 
 import base64
@@ -48,10 +55,12 @@ RETRY_BASE_SECONDS = 10
 RETRY_FACTOR = 3
 RETRY_CAP_SECONDS = 4 * 3600
 RETRY_JITTER = 0.2
-# First attempts are sent in order of occurrence per endpoint; a later event waits (polling
-# every ORDERING_POLL_SECONDS) for an earlier one at most this long.
+# First attempts are sent in order of occurrence per endpoint; a later event waits for an
+# earlier one at most this long (it is sent when the earlier one's attempt ends).
 ORDERING_WINDOW_SECONDS = 120
-ORDERING_POLL_SECONDS = 1.0
+# How long a sending worker holds its endpoint beyond the request's timeout.
+SEND_LEASE_MARGIN_SECONDS = 5
+PAUSE_CAP_SECONDS = 15 * 60
 
 
 def _setting(name: str, default):
@@ -68,6 +77,24 @@ def timeout_seconds() -> float:
 
 def disable_after_failures() -> int:
     return int(_setting("OTC_WEBHOOKS_DISABLE_AFTER_FAILURES", 10))
+
+
+def customer_concurrency() -> int:
+    return max(1, int(_setting("OTC_WEBHOOKS_CUSTOMER_CONCURRENCY", 2)))
+
+
+def pause_after_timeouts() -> int:
+    return max(1, int(_setting("OTC_WEBHOOKS_PAUSE_AFTER_TIMEOUTS", 3)))
+
+
+def pause_seconds(timeouts_in_a_row: int) -> float:
+    """How long an endpoint is paused after ``timeouts_in_a_row`` timeouts: nothing below the
+    threshold, then the base pause, doubled for every further timeout, capped."""
+    over = timeouts_in_a_row - pause_after_timeouts()
+    if over < 0:
+        return 0.0
+    base = float(_setting("OTC_WEBHOOKS_PAUSE_SECONDS", 60.0))
+    return min(base * 2 ** min(over, 16), PAUSE_CAP_SECONDS)
 
 
 def retry_delay(attempt: int, jitter: float = 1.0) -> float:
@@ -338,6 +365,7 @@ class Response:
     status_code: int | None
     excerpt: str
     error: str
+    timed_out: bool = False
 
 
 def _post(target, *, body: str, headers: dict[str, str], timeout: float) -> Response:
@@ -369,13 +397,13 @@ def _post(target, *, body: str, headers: dict[str, str], timeout: float) -> Resp
             excerpt = bytes(received[: RESPONSE_EXCERPT_CHARS * 4]).decode(errors="replace")
             return Response(response.status_code, excerpt[:RESPONSE_EXCERPT_CHARS], "")
     except httpx.TimeoutException:
-        return Response(None, "", f"Timed out after {timeout:g} s.")
+        return Response(None, "", f"Timed out after {timeout:g} s.", timed_out=True)
     except httpx.HTTPError as exc:
         return Response(None, "", f"{type(exc).__name__}: {exc}"[:300])
 
 
 def _claim(delivery_id, now: datetime) -> bool:
-    lease = now + timedelta(seconds=timeout_seconds() + 5)
+    lease = now + timedelta(seconds=timeout_seconds() + SEND_LEASE_MARGIN_SECONDS)
     return bool(
         Delivery.objects.filter(
             pk=delivery_id, status=Delivery.Status.PENDING, next_attempt_at__lte=now
@@ -385,17 +413,12 @@ def _claim(delivery_id, now: datetime) -> bool:
     )
 
 
-def _behind_an_earlier_event(delivery_id, now: datetime) -> bool:
+def _behind_an_earlier_event(delivery: Delivery, now: datetime) -> bool:
     """First attempts go out in order of occurrence per endpoint: a delivery waits while a
     recent earlier event for the same endpoint has not had its first attempt yet (or is in
     the middle of it). Retries do not hold later events back (a failing event must not
     stall the rest for a day), and the wait is bounded by ``ORDERING_WINDOW_SECONDS``."""
-    delivery = (
-        Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING, attempt_count=0)
-        .select_related("event")
-        .first()
-    )
-    if delivery is None:
+    if delivery.attempt_count:
         return False
     event = delivery.event
     return (
@@ -413,18 +436,126 @@ def _behind_an_earlier_event(delivery_id, now: datetime) -> bool:
     )
 
 
+@dataclass
+class SendSlot:
+    taken: bool
+    # When the endpoint is held by this very delivery (a worker died mid-request and the
+    # message came back), the time the dead worker's hold lapses.
+    held_by_us_until: datetime | None = None
+
+
+def _send_slot_acquire(delivery: Delivery, now: datetime) -> SendSlot:
+    """Take the endpoint for this delivery's request, if the endpoint has none in flight and
+    the customer fewer than ``customer_concurrency()``. The customer's endpoint rows are
+    locked (FOR NO KEY UPDATE: writers of new deliveries, which only take a key-share lock
+    on their endpoint, are not held up) so that two workers cannot both take the last slot."""
+    with transaction.atomic():
+        endpoints = list(
+            WebhookEndpoint.objects.select_for_update(no_key=True)
+            .filter(customer_id=delivery.endpoint.customer_id)
+            .order_by("pk")
+            .values_list("pk", "sending_until", "sending_delivery_id")
+        )
+        busy = {pk: (until, holder) for pk, until, holder in endpoints if until and until > now}
+        if delivery.endpoint_id in busy:
+            until, holder = busy[delivery.endpoint_id]
+            return SendSlot(False, until if holder == delivery.pk else None)
+        if len(busy) >= customer_concurrency():
+            return SendSlot(False)
+        lease = now + timedelta(seconds=timeout_seconds() + SEND_LEASE_MARGIN_SECONDS)
+        taken = WebhookEndpoint.objects.filter(pk=delivery.endpoint_id).update(
+            sending_until=lease, sending_delivery_id=delivery.pk
+        )
+        return SendSlot(bool(taken))
+
+
+def _send_slot_release(delivery: Delivery) -> None:
+    WebhookEndpoint.objects.filter(pk=delivery.endpoint_id, sending_delivery_id=delivery.pk).update(
+        sending_until=None, sending_delivery_id=None
+    )
+
+
+def deliveries_due(*, customer_id, now: datetime | None = None) -> list[str]:
+    """The deliveries of ``customer_id`` that could be sent right now, the earliest event of
+    each free endpoint first, at most as many as the customer may send at once."""
+    now = now or timezone.now()
+    rows = (
+        Delivery.objects.filter(
+            endpoint__customer_id=customer_id,
+            endpoint__enabled=True,
+            status=Delivery.Status.PENDING,
+            next_attempt_at__lte=now,
+        )
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .filter(Q(endpoint__sending_until__isnull=True) | Q(endpoint__sending_until__lt=now))
+        .filter(Q(endpoint__paused_until__isnull=True) | Q(endpoint__paused_until__lte=now))
+        .order_by("event__created_at", "event_id")
+        .values_list("pk", "endpoint_id")[:200]
+    )
+    picked: dict = {}
+    for delivery_id, endpoint_id in rows:
+        picked.setdefault(endpoint_id, str(delivery_id))
+        if len(picked) >= customer_concurrency():
+            break
+    return list(picked.values())
+
+
+def deliveries_kick(*, customer_id) -> None:
+    """Enqueue what is due for this customer now that one of its requests has ended."""
+    _enqueue(deliveries_due(customer_id=customer_id))
+
+
+def _pause_wait(delivery: Delivery, now: datetime) -> float | None:
+    """If the delivery's endpoint is paused, move the delivery to the end of the pause and
+    return the seconds until then (None when it is not paused)."""
+    paused_until = delivery.endpoint.paused_until
+    if paused_until is None or paused_until <= now:
+        return None
+    Delivery.objects.filter(
+        pk=delivery.pk, status=Delivery.Status.PENDING, next_attempt_at__lt=paused_until
+    ).update(next_attempt_at=paused_until, updated_at=now)
+    return (paused_until - now).total_seconds()
+
+
 def delivery_attempt(*, delivery_id, now: datetime | None = None) -> float | None:
     """Make the attempt that is due for this delivery, if any, and log it. Returns the number
     of seconds after which the delivery should be looked at again, or None when nothing more
-    is to be done by this caller (sent, failed for good, not yet due, or unknown). A first
-    attempt waits for the first attempts of the endpoint's earlier events.
+    is to be done by this caller: sent, failed for good, not yet due, unknown, or waiting
+    for its endpoint (an earlier event first, another request in flight, the customer's
+    other endpoints using every slot), in which case the attempt that ends next enqueues it.
 
     Safe to run twice at once or again after a worker died: the attempt is claimed with a
     short lease first, and a duplicate that finds the lease held is told to come back after it.
     """
     now = now or timezone.now()
-    if _behind_an_earlier_event(delivery_id, now):
-        return ORDERING_POLL_SECONDS
+    delivery = (
+        Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING)
+        .select_related("event", "endpoint")
+        .first()
+    )
+    if delivery is None or (delivery.next_attempt_at and delivery.next_attempt_at > now):
+        return None  # whoever moved it later (a retry, a pause) has scheduled it
+    if delivery.endpoint.enabled:
+        paused_for = _pause_wait(delivery, now)
+        if paused_for is not None:
+            return paused_for
+    if _behind_an_earlier_event(delivery, now):
+        return None
+    slot = _send_slot_acquire(delivery, now)
+    if not slot.taken:
+        if slot.held_by_us_until:
+            return (slot.held_by_us_until - now).total_seconds() + 1
+        return None
+    try:
+        return _delivery_send(delivery, now)
+    finally:
+        _send_slot_release(delivery)
+        deliveries_kick(customer_id=delivery.endpoint.customer_id)
+
+
+def _delivery_send(delivery: Delivery, now: datetime) -> float | None:
+    """Holding the endpoint's send slot: claim the attempt, send it, record it."""
+    delivery_id = delivery.pk
     if not _claim(delivery_id, now):
         current = Delivery.objects.filter(pk=delivery_id).first()
         held = current and current.status == Delivery.Status.PENDING and current.claimed_until
@@ -484,11 +615,12 @@ def _delivery_record(
     retry_in = None
     with transaction.atomic():
         # Endpoint before delivery: the same lock order as disabling an endpoint.
-        endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=delivery.endpoint_id)
-        endpoint = endpoint.first()
+        endpoint = WebhookEndpoint.objects.select_for_update(no_key=True)
+        endpoint = endpoint.filter(pk=delivery.endpoint_id).first()
         delivery = Delivery.objects.select_for_update().filter(pk=delivery.pk).first()
         if endpoint is None or delivery is None:
             return None  # the customer deleted the endpoint while we were sending
+        paused_until = _breaker_record(endpoint, timed_out=response.timed_out, now=finished)
         attempt.finished_at = finished
         attempt.status_code = response.status_code
         attempt.duration_ms = duration_ms
@@ -525,6 +657,8 @@ def _delivery_record(
                 return None
         else:
             retry_in = retry_delay(delivery.attempt_count, _random_jitter())
+            if paused_until is not None:
+                retry_in = max(retry_in, (paused_until - now).total_seconds())
             delivery.next_attempt_at = now + timedelta(seconds=retry_in)
         delivery.save()
     logger.info(
@@ -534,6 +668,32 @@ def _delivery_record(
         "delivered" if succeeded else error_text,
     )
     return retry_in
+
+
+def _breaker_record(endpoint: WebhookEndpoint, *, timed_out: bool, now: datetime):
+    """Inside the attempt's transaction, the endpoint locked: count a timeout (pausing the
+    endpoint once there were too many in a row) or, for any answer, close the breaker.
+    Returns the end of the pause, if the endpoint is paused now."""
+    if not timed_out:
+        if endpoint.timeouts_in_a_row or endpoint.paused_until:
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+                timeouts_in_a_row=0, paused_until=None
+            )
+        return None
+    endpoint.timeouts_in_a_row += 1
+    pause = pause_seconds(endpoint.timeouts_in_a_row)
+    endpoint.paused_until = now + timedelta(seconds=pause) if pause else None
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        timeouts_in_a_row=endpoint.timeouts_in_a_row, paused_until=endpoint.paused_until
+    )
+    if endpoint.paused_until:
+        logger.warning(
+            "webhook endpoint %s paused for %ss after %s timeouts in a row",
+            endpoint.pk,
+            pause,
+            endpoint.timeouts_in_a_row,
+        )
+    return endpoint.paused_until
 
 
 def deliveries_resume(*, now: datetime | None = None, grace_seconds: int = 60) -> list[str]:

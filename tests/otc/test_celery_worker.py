@@ -9,7 +9,6 @@ from decimal import Decimal
 import pytest
 from celery.beat import EmbeddedService
 from celery.contrib.testing.worker import start_worker
-from django.conf import settings as django_settings
 
 from accounts.models import LedgerAccount
 from config.celery import app
@@ -34,19 +33,13 @@ def wait_for_status(order_id, status: str, deadline: float = DEADLINE) -> Order:
 
 
 @pytest.fixture
-def worker(settings):
-    if not django_settings.CELERY_BROKER_URL.startswith("redis"):
-        pytest.skip("the worker test runs on the Redis broker (set REDIS_URL)")
+def worker(settings, real_broker):
+    """A worker consuming every queue (settlement, webhooks, default) of this run's namespace."""
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    app.conf.task_always_eager = False
-    app.control.purge()  # nothing left over from an earlier run
-    try:
-        with start_worker(
-            app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=30
-        ) as running:
-            yield running
-    finally:
-        app.conf.task_always_eager = True
+    with start_worker(
+        app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=30
+    ) as running:
+        yield running
 
 
 @pytest.fixture

@@ -397,12 +397,15 @@ def test_first_attempts_go_out_in_order_of_occurrence_per_endpoint(acme, endpoin
     quote_buy(acme)
     quote_buy(acme)
     earlier, later = Delivery.objects.order_by("event__created_at")
-    assert services.delivery_attempt(delivery_id=later.pk) == services.ORDERING_POLL_SECONDS
-    assert receiver.requests == []
-    assert services.delivery_attempt(delivery_id=earlier.pk) is None
+    # The later one waits without coming back on its own (no polling) ...
     assert services.delivery_attempt(delivery_id=later.pk) is None
+    assert receiver.requests == []
+    # ... and the end of the earlier one's attempt sends it (eagerly, in tests).
+    assert services.delivery_attempt(delivery_id=earlier.pk) is None
     sent = [json.loads(r.body)["id"] for r in receiver.wait_for(2)]
     assert sent == [str(earlier.event_id), str(later.event_id)]
+    later.refresh_from_db()
+    assert later.status == Delivery.Status.SUCCEEDED
 
 
 def test_a_failing_earlier_event_does_not_hold_later_ones_back(acme, endpoint, receiver):

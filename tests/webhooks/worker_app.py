@@ -5,6 +5,7 @@ see a killed worker's delivery finished by its successor without waiting that lo
 from config.celery import app
 
 app.conf.broker_transport_options = {
+    **app.conf.broker_transport_options,  # the run's key prefix
     "visibility_timeout": 3,
     "unacked_restore_interval": 1,
     "unacked_restore_throttle": 1,
