@@ -687,6 +687,12 @@ def _breaker_record(endpoint: WebhookEndpoint, *, timed_out: bool, now: datetime
         timeouts_in_a_row=endpoint.timeouts_in_a_row, paused_until=endpoint.paused_until
     )
     if endpoint.paused_until:
+        # Nothing is sent before the pause ends: move what is scheduled earlier to its end.
+        Delivery.objects.filter(
+            endpoint=endpoint,
+            status=Delivery.Status.PENDING,
+            next_attempt_at__lt=endpoint.paused_until,
+        ).update(next_attempt_at=endpoint.paused_until, updated_at=now)
         logger.warning(
             "webhook endpoint %s paused for %ss after %s timeouts in a row",
             endpoint.pk,

@@ -1,6 +1,8 @@
 """A real HTTP receiver on 127.0.0.1 that records every webhook request, and helpers to
 register endpoints pointing at it."""
 
+import selectors
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -103,3 +105,55 @@ def _allow_loopback(settings):
 
 def all_scopes_key(customer) -> str:
     return factories.make_key(customer, list(ALL_SCOPES))
+
+
+@dataclass
+class BlackHole:
+    """Accepts every connection, reads what it is sent, never answers."""
+
+    url: str = ""
+    accepted: int = 0
+    open_now: int = 0
+    most_open: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _serve(hole: BlackHole, listener: socket.socket, stopping: threading.Event) -> None:
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ)
+    while not stopping.is_set():
+        for key, _ in selector.select(timeout=0.1):
+            if key.fileobj is listener:
+                connection, _ = listener.accept()
+                connection.setblocking(False)
+                selector.register(connection, selectors.EVENT_READ)
+                with hole.lock:
+                    hole.accepted += 1
+                    hole.open_now += 1
+                    hole.most_open = max(hole.most_open, hole.open_now)
+                continue
+            try:
+                data = key.fileobj.recv(65536)
+            except OSError:
+                data = b""
+            if not data:  # the sender gave up
+                selector.unregister(key.fileobj)
+                key.fileobj.close()
+                with hole.lock:
+                    hole.open_now -= 1
+    for key in list(selector.get_map().values()):
+        key.fileobj.close()
+
+
+@pytest.fixture
+def black_hole():
+    listener = socket.create_server(("127.0.0.1", 0), backlog=128)
+    listener.setblocking(False)
+    hole = BlackHole(url=f"http://127.0.0.1:{listener.getsockname()[1]}/hooks")
+    stopping = threading.Event()
+    thread = threading.Thread(target=_serve, args=(hole, listener, stopping), daemon=True)
+    thread.start()
+    yield hole
+    stopping.set()
+    thread.join(5)
+    listener.close()
