@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up and run the whole desk: migrate, demo data, web (gunicorn), Celery worker and beat.
+# Set up and run the whole desk: migrate, demo data, web (gunicorn), Celery workers (one for
+# settlement, one for webhooks) and beat.
 # With no environment it uses a local SQLite file and an embedded broker (./var); set
 # DATABASE_URL / REDIS_URL to use PostgreSQL and Redis. Ctrl-C stops everything.
 set -euo pipefail
@@ -24,7 +25,13 @@ pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
-celery -A config worker --loglevel=INFO --concurrency=2 --hostname="worker@%h" &
+# One pool for the money (settlement) and housekeeping (default), one for webhook deliveries,
+# so a slow receiver never waits in front of a settlement.
+celery -A config worker --queues=settlement,default --loglevel=INFO --concurrency=2 \
+  --hostname="settlement@%h" &
+pids+=($!)
+celery -A config worker --queues=webhooks --loglevel=INFO --concurrency=2 \
+  --hostname="webhooks@%h" &
 pids+=($!)
 celery -A config beat --loglevel=INFO &
 pids+=($!)

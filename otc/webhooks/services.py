@@ -299,6 +299,8 @@ def endpoint_update(
             endpoint.disabled_at = None
             endpoint.consecutive_failures = 0
             endpoint.failing_since = None
+            endpoint.timeouts_in_a_row = 0
+            endpoint.paused_until = None
         endpoint.full_clean()
         endpoint.save()
     return endpoint
