@@ -125,13 +125,15 @@ if REDIS_URL:
 else:
     # Embedded broker: a folder on disk that web, worker and beat processes share.
     _broker_dir = VAR_DIR / "broker"
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        # the exchange tables (kombu's default is ./control, which is our ``control`` package)
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
     CACHES = {
