@@ -62,7 +62,7 @@ def customer_required(view):
             return redirect("ops:queue")
         membership = getattr(user, "membership", None)
         if membership is None:
-            return render(request, "portal/no_customer.html", status=403)
+            return render(request, "web/no_role.html", {"staff": False}, status=403)
         request.customer = membership.customer
         return view(request, *args, **kwargs)
 
