@@ -2,8 +2,8 @@
 business rules (live rate, tolerance, four-eyes, refunds) live in ``otc.services``."""
 
 import csv
-from urllib.parse import urlsplit
 from functools import wraps
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages

@@ -192,6 +192,7 @@ class OrderFilterForm(forms.Form):
         if wanted.get("status"):
             return "quotes" if wanted["status"] in QUOTE_STATUSES else "orders"
         return wanted.get("show") or "orders"
+
     side = forms.ChoiceField(
         label="Side", required=False, choices=[("", "Buy and sell"), *Side.choices]
     )

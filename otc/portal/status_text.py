@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from otc.models import Side, Status
 
-DESK_HOURS = "weekdays 08:00–20:00 Berlin time"
+DESK_HOURS = "weekdays 08:00 to 20:00 Berlin time"
 
 # Quotes (never confirmed) and orders (confirmed, then decided by the desk): the dashboard and
 # the order list show orders by default and quotes on request.
@@ -28,19 +28,16 @@ _TEXT: dict[str, StatusText | dict[str, StatusText]] = {
         "This is a quote, not an order yet: confirm it before it expires to place the order."
     ),
     Status.REQUOTED: StatusText(
-        "The quote was refreshed with a new rate: confirm it before it expires to place the "
-        "order."
+        "The quote was refreshed with a new rate: confirm it before it expires to place the order."
     ),
     Status.EXPIRED: StatusText(
-        "The quote expired before it was confirmed. Nothing was debited; refresh it for a new "
-        "rate."
+        "The quote expired before it was confirmed. Nothing was debited; refresh it for a new rate."
     ),
     Status.CANCELLED: StatusText(
         "The quote was cancelled before it was confirmed. Nothing was debited."
     ),
     Status.DEBIT_PENDING: StatusText(
-        "Confirmed. We are collecting the EUR from your account; then the desk reviews the "
-        "order.",
+        "Confirmed. We are collecting the EUR from your account; then the desk reviews the order.",
         expected="usually within a minute",
     ),
     Status.PENDING_APPROVAL: {
@@ -72,8 +69,7 @@ _TEXT: dict[str, StatusText | dict[str, StatusText]] = {
             "account."
         ),
         Side.SELL: StatusText(
-            "The desk rejected this order (the reason is below). Your USDC never left your "
-            "wallet."
+            "The desk rejected this order (the reason is below). Your USDC never left your wallet."
         ),
     },
     Status.COMPLETED: {

@@ -118,8 +118,7 @@ def figures(order: Order) -> OrderFigures:
 
 def _rows(orders) -> list[dict]:
     return [
-        {"order": o, "figures": figures(o), "status": status_text(o.status, o.side)}
-        for o in orders
+        {"order": o, "figures": figures(o), "status": status_text(o.status, o.side)} for o in orders
     ]
 
 

@@ -18,29 +18,36 @@ from otc.web import numbers
 register = template.Library()
 
 
+def _value(value) -> Decimal | None:
+    """A missing variable reaches a filter as ``""``: shown as a dash, like ``None``."""
+    return None if value is None or value == "" else Decimal(value)
+
+
 @register.filter
 def amount(value: Decimal | None, currency: str) -> str:
     """The figure alone: ``1,234.50``."""
-    return numbers.format_amount(value, currency)
+    return numbers.format_amount(_value(value), currency)
 
 
 @register.filter(name="money")
 def money_filter(value: Decimal | None, currency: str) -> str:
     """The figure and its currency: ``1,234.50 EUR``."""
-    return numbers.format_money(value, currency)
+    return numbers.format_money(_value(value), currency)
 
 
 @register.filter
 def rate(value: Decimal | None) -> str:
-    return numbers.format_rate(value)
+    return numbers.format_rate(_value(value))
 
 
 @register.filter
 def plain_amount(value: Decimal | None, currency: str) -> str:
     """The API's form (``1234.50``), for values a machine reads back."""
-    return "" if value is None else plain.format_amount(Decimal(value), currency)
+    value = _value(value)
+    return "" if value is None else plain.format_amount(value, currency)
 
 
 @register.filter
 def plain_rate(value: Decimal | None) -> str:
-    return "" if value is None else plain.format_rate(Decimal(value))
+    value = _value(value)
+    return "" if value is None else plain.format_rate(value)

@@ -60,9 +60,7 @@ def format_number(value: Decimal, decimals: int, locale: str | Locale | None = N
     return format_decimal(value, format=_pattern(decimals), locale=where)
 
 
-def format_amount(
-    value: Decimal | None, currency: str, locale: str | Locale | None = None
-) -> str:
+def format_amount(value: Decimal | None, currency: str, locale: str | Locale | None = None) -> str:
     """``1234.5`` EUR -> ``1,234.50`` (en), ``1.234,50`` (de), ``1 234,50`` (fr)."""
     if value is None:
         return "—"

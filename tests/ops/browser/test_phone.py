@@ -31,7 +31,9 @@ def test_every_console_page_fits_a_phone(live_server, chromium, artifacts, acme,
         customer=acme.customer, url="http://127.0.0.1:9/a/very/long/webhook/path/for/the/desk"
     )
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
-        consecutive_failures=12, failing_since=timezone.now(), enabled=False,
+        consecutive_failures=12,
+        failing_since=timezone.now(),
+        enabled=False,
         disabled_reason="Disabled after 10 failed deliveries in a row.",
     )
     context, page = phone_tab(chromium)
