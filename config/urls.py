@@ -13,5 +13,6 @@ urlpatterns = [
 ]
 
 handler400 = "otc.web.errors.bad_request"
+handler403 = "otc.web.errors.forbidden"
 handler404 = "otc.web.errors.not_found"
 handler500 = "otc.web.errors.server_error"

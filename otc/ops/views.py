@@ -3,6 +3,7 @@ business rules (live rate, tolerance, four-eyes, refunds) live in ``otc.services
 
 import csv
 from functools import wraps
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -12,6 +13,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import money
@@ -19,6 +21,7 @@ from accounts.errors import DomainError
 from otc import pricing, services
 from otc.models import Channel, Pair, Side, Status
 from otc.services import DEFAULT_PAIR, Actor
+from otc.web import numbers
 
 from . import selectors
 from .forms import ApproveForm, OrderFilter, QueueFilterForm, RejectForm
@@ -156,12 +159,30 @@ def _acting(request) -> Actor:
     return Actor.for_user(request.user, Channel.OPS)
 
 
+def _back_to_queue(request) -> str | None:
+    """The queue page (with its filters) a decision was made from, if it was: the form sends
+    ``next``; anything that is not the console's queue is ignored."""
+    target = request.POST.get("next") or ""
+    if urlsplit(target).path != reverse("ops:queue"):
+        return None
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return None
+    return target
+
+
+def _short(order_id) -> str:
+    return str(order_id)[:8]
+
+
 @require_POST
 @operator_required(DECIDE_PERMISSION)
 def order_approve(request, order_id):
+    back = _back_to_queue(request)
     form = ApproveForm(request.POST)
     if not form.is_valid():
         messages.error(request, "The approval did not say which rate you were shown.")
+        if back:
+            return redirect(back)
         return _order_page(request, order_id, status=400)
     shown_rate = form.cleaned_data["shown_rate"]
     try:
@@ -171,6 +192,9 @@ def order_approve(request, order_id):
     except DomainError as exc:
         if exc.code == "ORDER_NOT_FOUND":
             raise Http404(exc.message) from None
+        if back:
+            messages.error(request, _decision_refused(order_id, exc, shown_rate))
+            return redirect(back)
         return _order_page(
             request, order_id, status=exc.status, decision_error=exc, shown_rate=shown_rate
         )
@@ -178,23 +202,40 @@ def order_approve(request, order_id):
         messages.info(
             request,
             "Your approval is recorded (1 of 2). A different operator must give the second "
-            "approval, which executes at the live rate.",
+            f"approval, which executes at the live rate (order {_short(order.pk)}).",
         )
     else:
         messages.success(
             request,
-            f"Approved at {money.format_rate(order.final_rate)}: "
-            f"{money.format_amount(order.final_destination_amount, order.destination_currency)} "
-            f"{order.destination_currency}.",
+            f"Approved at {numbers.format_rate(order.final_rate)}: "
+            f"{numbers.format_money(order.final_destination_amount, order.destination_currency)}"
+            f" to {order.customer.name} (order {_short(order.pk)}).",
         )
-    return redirect("ops:order", order_id=order.pk)
+    return redirect(back or reverse("ops:order", args=[order.pk]))
+
+
+def _decision_refused(order_id, exc: DomainError, shown_rate=None) -> str:
+    if exc.code == "RATE_MOVED":
+        moved = exc.details.get("movedBps", "?")
+        return (
+            f"Nothing was approved for order {_short(order_id)}: the rate moved {moved} bps "
+            f"since you saw {numbers.format_rate(shown_rate)} (tolerance "
+            f"{settings.OTC_APPROVAL_TOLERANCE_BPS} bps). The queue now shows the live figures."
+        )
+    return f"Order {_short(order_id)}: {exc.message}"
 
 
 @require_POST
 @operator_required(DECIDE_PERMISSION)
 def order_reject(request, order_id):
+    back = _back_to_queue(request)
     form = RejectForm(request.POST)
     if not form.is_valid():
+        if back:
+            messages.error(
+                request, f"Order {_short(order_id)} was not rejected: {form.errors['reason'][0]}"
+            )
+            return redirect(back)
         return _order_page(request, order_id, status=400, reject_form=form)
     try:
         order = services.order_reject(
@@ -206,9 +247,17 @@ def order_reject(request, order_id):
     except DomainError as exc:
         if exc.code == "ORDER_NOT_FOUND":
             raise Http404(exc.message) from None
+        if back:
+            messages.error(request, _decision_refused(order_id, exc))
+            return redirect(back)
         return _order_page(request, order_id, status=exc.status, decision_error=exc)
-    messages.success(request, "Rejected." + (" The EUR was refunded." if order.is_buy else ""))
-    return redirect("ops:order", order_id=order.pk)
+    refund = (
+        f" {numbers.format_money(order.source_amount, order.source_currency)} refunded."
+        if order.is_buy
+        else ""
+    )
+    messages.success(request, f"Rejected order {_short(order.pk)}.{refund}")
+    return redirect(back or reverse("ops:order", args=[order.pk]))
 
 
 # --- treasury ---------------------------------------------------------------------------------

@@ -6,8 +6,10 @@ missing here falls back to the service's own message, which is always a plain se
 """
 
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 from accounts.errors import DomainError
+from otc.web import numbers
 
 FIAT = "fiat_account"
 WALLET = "wallet"
@@ -94,6 +96,21 @@ MESSAGES: dict[str, tuple[str | None, str]] = {
 }
 
 
+# Details that carry an amount as the API writes it ("1000.00"): shown in the reader's locale.
+AMOUNT_DETAILS = ("available", "min", "max", "totalFees")
+
+
+def _localized(plain: str) -> str:
+    try:
+        value = Decimal(plain)
+    except InvalidOperation:
+        return plain
+    if not value.is_finite():
+        return plain
+    decimals = len(plain.partition(".")[2])
+    return numbers.format_number(value, decimals)
+
+
 @dataclass(frozen=True)
 class PortalError:
     code: str
@@ -112,6 +129,9 @@ def describe(code: str, fallback: str = "", details: dict | None = None) -> Port
 
     field, template = MESSAGES.get(code, (None, fallback or "The request could not be done."))
     values = _Details(details or {})
+    for key in AMOUNT_DETAILS:
+        if isinstance(values.get(key), str):
+            values[key] = _localized(values[key])
     status = values.get("status")
     if status:
         try:

@@ -1,8 +1,10 @@
 """Forms of the portal. They only parse and validate input; the services decide."""
 
 from django import forms
+from django.urls import reverse
 
 from accounts import money
+from accounts.errors import ProviderUnavailable
 from accounts.models import (
     ALL_SCOPES,
     SCOPE_READ,
@@ -14,7 +16,11 @@ from accounts.models import (
 from accounts.selectors import eligible_fiat_accounts
 from otc import services
 from otc.models import Side, Status
+from otc.web import numbers
+from wallets.providers import custody
 from wallets.selectors import eligible_wallets
+
+from .status_text import ORDER_STATUSES, QUOTE_STATUSES
 
 SIDE_CHOICES = [
     (Side.BUY, "Buy USDC (pay EUR)"),
@@ -56,6 +62,17 @@ class QuoteForm(forms.Form):
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
     )
 
+    def wallet_balances(self) -> dict[str, object]:
+        """Each wallet's live USDC balance (``None``: the custodian did not answer)."""
+        provider = custody()
+        balances: dict[str, object] = {}
+        for wallet in self.wallets:
+            try:
+                balances[str(wallet.pk)] = provider.balance(wallet)
+            except ProviderUnavailable:
+                balances[str(wallet.pk)] = None
+        return balances
+
     def __init__(self, *args, customer: Customer, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.customer = customer
@@ -65,23 +82,47 @@ class QuoteForm(forms.Form):
             (
                 str(a.pk),
                 f"{a.label}{' (master)' if a.is_master else ''} · "
-                f"{money.format_amount(a.balance, a.currency)} EUR",
+                f"{numbers.format_money(a.balance, a.currency)}",
             )
             for a in self.accounts
         ]
+        balances = self.wallet_balances()
         self.fields["wallet"].choices = [
-            (str(w.pk), f"{w.label} · {w.get_network_display()}") for w in self.wallets
+            (
+                str(w.pk),
+                f"{w.label} · {w.get_network_display()} · "
+                + (
+                    numbers.format_money(balances[str(w.pk)], money.USDC)
+                    if balances[str(w.pk)] is not None
+                    else "balance unavailable"
+                ),
+            )
+            for w in self.wallets
         ]
         side = self.data.get("side") if self.is_bound else self.initial.get("side")
         currency = source_currency(side if side in Side.values else Side.BUY)
         self.fields["amount"].label = f"Amount to {'pay' if side != Side.SELL else 'sell'}"
         self.fields["amount"].help_text = self.limits_text(currency)
+        # What the server reads, shown under the field as the user types (htmx).
+        self.fields["amount"].widget.attrs.update(
+            {
+                "placeholder": numbers.example_amount(currency),
+                "aria-describedby": "id_amount_helptext amount-preview",
+                "hx-get": reverse("portal:amount_preview"),
+                "hx-trigger": "input changed delay:250ms, side-changed",
+                "hx-include": "#quote-form [name=side], #quote-form [name=amount]",
+                "hx-target": "#amount-preview",
+                "hx-swap": "innerHTML",
+                "hx-sync": "this:replace",
+            }
+        )
 
     def limits_text(self, currency: str) -> str:
         low, high = _limits(self.customer, currency)
         return (
-            f"In {currency}, up to {money.PRECISION[currency]} decimals; between "
-            f"{money.format_amount(low, currency)} and {money.format_amount(high, currency)}."
+            f"In {currency}, up to {money.PRECISION[currency]} decimals, between "
+            f"{numbers.format_amount(low, currency)} and {numbers.format_amount(high, currency)}."
+            f" {numbers.how_to_write(currency)}"
         )
 
     def limits(self) -> dict[str, dict[str, str]]:
@@ -91,9 +132,10 @@ class QuoteForm(forms.Form):
             low, high = _limits(self.customer, currency)
             result[currency] = {
                 "decimals": str(money.PRECISION[currency]),
-                "min": money.format_amount(low, currency),
-                "max": money.format_amount(high, currency),
+                "min": numbers.format_amount(low, currency),
+                "max": numbers.format_amount(high, currency),
                 "help": self.limits_text(currency),
+                "placeholder": numbers.example_amount(currency),
             }
         return result
 
@@ -103,7 +145,8 @@ class QuoteForm(forms.Form):
         if side and raw:
             currency = source_currency(side)
             try:
-                amount = money.parse_amount(raw.replace(",", "").replace(" ", ""), currency)
+                # The way the user's locale writes numbers (Accept-Language); strict.
+                amount = numbers.parse_amount(raw, currency)
             except money.AmountError as exc:
                 self.add_error("amount", str(exc))
                 return data
@@ -111,8 +154,8 @@ class QuoteForm(forms.Form):
             if not low <= amount <= high:
                 self.add_error(
                     "amount",
-                    f"Enter an amount between {money.format_amount(low, currency)} and "
-                    f"{money.format_amount(high, currency)} {currency}.",
+                    f"Enter an amount between {numbers.format_amount(low, currency)} and "
+                    f"{numbers.format_money(high, currency)}.",
                 )
                 return data
             data["source_amount"] = amount
@@ -121,9 +164,35 @@ class QuoteForm(forms.Form):
 
 
 class OrderFilterForm(forms.Form):
+    """``show``: orders (confirmed and later, the default) or quotes (never confirmed)."""
+
+    show = forms.ChoiceField(
+        label="Show",
+        required=False,
+        choices=[("orders", "Orders"), ("quotes", "Quotes")],
+    )
     status = forms.ChoiceField(
         label="Status", required=False, choices=[("", "Any status"), *Status.choices]
     )
+
+    def wanted(self) -> dict:
+        """The valid values (an unknown one is dropped, the others kept)."""
+        self.is_valid()
+        return self.cleaned_data
+
+    def statuses(self) -> tuple[str, ...]:
+        """The statuses to list: one status if asked for, else those of the chosen tab."""
+        wanted = self.wanted()
+        if wanted.get("status"):
+            return (wanted["status"],)
+        return QUOTE_STATUSES if wanted.get("show") == "quotes" else ORDER_STATUSES
+
+    def showing(self) -> str:
+        wanted = self.wanted()
+        if wanted.get("status"):
+            return "quotes" if wanted["status"] in QUOTE_STATUSES else "orders"
+        return wanted.get("show") or "orders"
+
     side = forms.ChoiceField(
         label="Side", required=False, choices=[("", "Buy and sell"), *Side.choices]
     )

@@ -7,6 +7,7 @@ app_name = "portal"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("exchange/", views.exchange, name="exchange"),
+    path("exchange/amount/", views.amount_preview, name="amount_preview"),
     path("exchange/<uuid:order_id>/", views.quote, name="quote"),
     path("exchange/<uuid:order_id>/confirm/", views.quote_confirm, name="quote_confirm"),
     path("orders/", views.order_list, name="orders"),

@@ -31,11 +31,13 @@ from accounts.services import api_key_create, api_key_revoke
 from otc import idempotency, selectors, services
 from otc.models import OPEN_QUOTE, TERMINAL, Channel, Order, Side
 from otc.services import Actor
+from otc.web import numbers
 from wallets.providers import custody
 from wallets.selectors import eligible_wallets
 
 from .errors import describe, describe_exception
-from .forms import ApiKeyCreateForm, OrderFilterForm, QuoteForm
+from .forms import ApiKeyCreateForm, OrderFilterForm, QuoteForm, source_currency
+from .status_text import ORDER_STATUSES, QUOTE_STATUSES, status_text
 
 ORDERS_PER_PAGE = 20
 POLL_SECONDS = 3
@@ -62,7 +64,7 @@ def customer_required(view):
             return redirect("ops:queue")
         membership = getattr(user, "membership", None)
         if membership is None:
-            return render(request, "portal/no_customer.html", status=403)
+            return render(request, "web/no_role.html", {"staff": False}, status=403)
         request.customer = membership.customer
         return view(request, *args, **kwargs)
 
@@ -97,22 +99,27 @@ class OrderFigures:
 
 
 def figures(order: Order) -> OrderFigures:
+    """In the reader's locale (``otc.web.numbers``): grouped, the currency's decimals."""
     dest = order.destination_currency
     final_rate = order.final_rate
     final_dest = order.final_destination_amount
     return OrderFigures(
-        source=money.format_amount(order.source_amount, order.source_currency),
-        indicative_destination=money.format_amount(order.indicative_destination_amount, dest),
-        indicative_rate=money.format_rate(order.indicative_rate),
-        final_destination=money.format_amount(final_dest, dest) if final_dest is not None else None,
-        final_rate=money.format_rate(final_rate) if final_rate is not None else None,
-        destination=money.format_amount(order.destination_amount, dest),
-        rate=money.format_rate(order.rate),
+        source=numbers.format_amount(order.source_amount, order.source_currency),
+        indicative_destination=numbers.format_amount(order.indicative_destination_amount, dest),
+        indicative_rate=numbers.format_rate(order.indicative_rate),
+        final_destination=numbers.format_amount(final_dest, dest)
+        if final_dest is not None
+        else None,
+        final_rate=numbers.format_rate(final_rate) if final_rate is not None else None,
+        destination=numbers.format_amount(order.destination_amount, dest),
+        rate=numbers.format_rate(order.rate),
     )
 
 
 def _rows(orders) -> list[dict]:
-    return [{"order": o, "figures": figures(o)} for o in orders]
+    return [
+        {"order": o, "figures": figures(o), "status": status_text(o.status, o.side)} for o in orders
+    ]
 
 
 def _seconds_left(order: Order) -> int:
@@ -141,18 +148,23 @@ class WalletRow:
 def dashboard(request):
     customer = request.customer
     accounts = [
-        {"account": a, "balance": money.format_amount(a.balance, a.currency)}
+        {"account": a, "balance": numbers.format_amount(a.balance, a.currency)}
         for a in eligible_fiat_accounts(customer)
     ]
     provider = custody()
     wallets = []
     for wallet in eligible_wallets(customer):
         try:
-            balance = money.format_amount(provider.balance(wallet), money.USDC)
+            balance = numbers.format_amount(provider.balance(wallet), money.USDC)
         except ProviderUnavailable:
             balance = None
         wallets.append(WalletRow(wallet=wallet, balance=balance))
-    recent = list(selectors.customer_orders(customer)[:5])
+    # Orders by default; quotes (never confirmed) only when asked for, so they cannot push
+    # the real orders off the page.
+    show = "quotes" if request.GET.get("show") == "quotes" else "orders"
+    statuses = QUOTE_STATUSES if show == "quotes" else ORDER_STATUSES
+    recent_orders = selectors.customer_orders(customer).filter(status__in=statuses)
+    recent = list(recent_orders[:5])
     return render(
         request,
         "portal/dashboard.html",
@@ -163,6 +175,10 @@ def dashboard(request):
             "wallets": wallets,
             "balances_unavailable": any(row.balance is None for row in wallets),
             "recent": _rows(recent),
+            "show": show,
+            "open_quotes": selectors.customer_orders(customer)
+            .filter(status__in=OPEN_QUOTE, ttl_expires_at__gt=timezone.now())
+            .count(),
         },
     )
 
@@ -187,8 +203,52 @@ def _exchange_page(request, form: QuoteForm, *, order: Order | None = None, stat
             # Ties this confirm to this rendering of the quote: a double click or a resubmit
             # of this page sends the same key and is replayed, never confirmed twice.
             "idempotency_key": uuid.uuid4(),
+            "shortfall": _shortfall(order),
+            "status": status_text(order.status, order.side),
         }
     response = render(request, "portal/exchange.html", context, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """A buy quote larger than its EUR account holds: said on the quote, before confirm."""
+
+    account: str
+    balance: str
+    needed: str
+
+
+def _shortfall(order: Order) -> Shortfall | None:
+    # A buy's EUR leaves the account at confirm; a sell's wallet is checked at quote time.
+    if not order.is_buy or order.status not in OPEN_QUOTE:
+        return None
+    balance = order.source_ledger_account.balance
+    if balance >= order.source_amount:
+        return None
+    return Shortfall(
+        account=order.fiat_account.label,
+        balance=numbers.format_money(balance, order.source_currency),
+        needed=numbers.format_money(order.source_amount, order.source_currency),
+    )
+
+
+@require_GET
+@customer_required
+def amount_preview(request):
+    """What the server reads in the amount being typed (the same parse as the quote form),
+    shown under the field: "We read this as 1,234.56 EUR"."""
+    side = request.GET.get("side")
+    currency = source_currency(side if side in Side.values else Side.BUY)
+    raw = request.GET.get("amount", "")
+    context: dict = {"raw": raw.strip(), "currency": currency}
+    if raw.strip():
+        try:
+            context["amount"] = numbers.parse_amount(raw, currency)
+        except money.AmountError as exc:
+            context["problem"] = str(exc)
+    response = render(request, "portal/_amount_preview.html", context)
     response["Cache-Control"] = "no-store"
     return response
 
@@ -227,7 +287,7 @@ def _form_for(order: Order, customer) -> QuoteForm:
             "side": order.side,
             "fiat_account": str(order.fiat_account_id),
             "wallet": str(order.wallet_id),
-            "amount": money.format_amount(order.source_amount, order.source_currency),
+            "amount": numbers.format_amount(order.source_amount, order.source_currency),
         },
         customer=customer,
     )
@@ -324,9 +384,9 @@ def order_cancel(request, order_id: uuid.UUID):
 @customer_required
 def order_list(request):
     filters = OrderFilterForm(request.GET)
-    wanted = filters.cleaned_data if filters.is_valid() else {}
-    orders = selectors.customer_orders(
-        request.customer, status=wanted.get("status") or None, side=wanted.get("side") or None
+    wanted = filters.wanted()
+    orders = selectors.customer_orders(request.customer, side=wanted.get("side") or None).filter(
+        status__in=filters.statuses()
     )
     page = Paginator(orders, ORDERS_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -339,14 +399,24 @@ def order_list(request):
         "query": query.urlencode(),
         "in_flight": any(o.status not in TERMINAL for o in page.object_list),
         "poll_seconds": POLL_SECONDS,
+        "show": filters.showing(),
+        "tab_query": _without(request.GET, "show", "status", "page"),
     }
     template = "portal/_order_table.html" if request.headers.get("HX-Request") else None
     return render(request, template or "portal/order_list.html", context)
 
 
+def _without(query, *names: str) -> str:
+    kept = query.copy()
+    for name in names:
+        kept.pop(name, None)
+    return kept.urlencode()
+
+
 def _order_context(order: Order) -> dict:
     return {
         "order": order,
+        "status": status_text(order.status, order.side),
         "figures": figures(order),
         "timeline": list(order.transitions.all()),
         "can_cancel": can_proceed(order.cancel),

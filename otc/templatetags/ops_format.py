@@ -1,27 +1,19 @@
-"""Money and rate formatting for the operator console's templates (the API's own forms)."""
+"""The console's own small formats (basis points, ages). Money and rates come from
+``{% load money %}``; ``amount`` and ``rate`` here are the same filters, kept for templates
+that load only this library."""
 
 from datetime import timedelta
 from decimal import Decimal
 
 from django import template
 
-from accounts import money
+from . import money as money_tags
 
 register = template.Library()
 
 
-@register.filter
-def amount(value: Decimal | None, currency: str) -> str:
-    """``1234.5|amount:"EUR"`` -> ``1,234.50``: fixed decimals, thousands separated."""
-    if value is None:
-        return "—"
-    places = money.PRECISION.get(currency, 2)
-    return f"{value.quantize(money.exponent(currency)):,.{places}f}"
-
-
-@register.filter
-def rate(value: Decimal | None) -> str:
-    return "—" if value is None else money.format_rate(value)
+register.filter("amount", money_tags.amount)
+register.filter("rate", money_tags.rate)
 
 
 @register.filter

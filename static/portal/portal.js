@@ -1,7 +1,8 @@
 /* The portal's small behaviours, all optional: the pages work without them.
    - a live countdown to a quote's expiry that swaps Confirm for "Refresh quote" at zero
    - copy buttons
-   - the buy/sell switch updating the amount's label and hint
+   - the buy/sell switch updating the amount's label and hint (the "We read this as" preview
+     under the amount is htmx asking the server, whose reading is the one that counts)
    - forms submitted once (the server's idempotency key is the real guarantee)
    - a confirmation prompt before revoking a key */
 (function () {
@@ -75,10 +76,16 @@
       var info = limits[currency];
       if (label) label.textContent = sell ? "Amount to sell" : "Amount to pay";
       if (help) help.textContent = info.help;
-      amount.setAttribute("placeholder", sell ? "e.g. 1000.000000" : "e.g. 1000.00");
+      if (info.placeholder) amount.setAttribute("placeholder", info.placeholder);
       amount.setAttribute("data-currency", currency);
     }
-    form.querySelectorAll('input[name="side"]').forEach(function (r) { r.addEventListener("change", update); });
+    form.querySelectorAll('input[name="side"]').forEach(function (r) {
+      r.addEventListener("change", function () {
+        update();
+        // The preview under the field is the server's reading in the new currency (htmx).
+        if (amount.value.trim()) amount.dispatchEvent(new Event("side-changed"));
+      });
+    });
     update();
   }
 

@@ -509,3 +509,79 @@ def test_search_query_count_does_not_grow_with_rows(acme, globex, alice):
     with CaptureQueriesContext(connection) as many:
         assert len(client.get("/ops/orders/").context["page"]) == 5
     assert len(many) == len(few)
+
+
+# --- deciding from the queue ------------------------------------------------------------------
+
+
+def test_approving_from_the_queue_returns_to_the_queue_with_a_message(acme, alice):
+    order = pending_order(acme)
+    client = signed_in(alice)
+    response = csrf_post(
+        client, approve_url(order), {"shown_rate": live_rate(order), "next": "/ops/?side=buy"}
+    )
+    assert response.status_code == 302 and response["Location"] == "/ops/?side=buy"
+    page = client.get(response["Location"]).content.decode()
+    assert f"Approved at 1.074600: 1,074.600000 USDC to Acme (order {str(order.pk)[:8]})" in page
+    order.refresh_from_db()
+    assert order.status in (Status.APPROVED, Status.COMPLETED)  # settlement runs on commit
+
+
+def test_a_refused_approval_from_the_queue_says_why_on_the_queue(acme, alice, settings):
+    order = pending_order(acme)
+    shown = live_rate(order)
+    settings.OTC_PRICE_FEED = "static:1.090000"  # ~93 bps: beyond the tolerance
+    client = signed_in(alice)
+    response = csrf_post(client, approve_url(order), {"shown_rate": shown, "next": "/ops/"})
+    assert response["Location"] == "/ops/"
+    page = client.get("/ops/").content.decode()
+    assert "Nothing was approved for order" in page and "The queue now shows the live" in page
+    order.refresh_from_db()
+    assert order.status == Status.PENDING_APPROVAL
+
+
+def test_rejecting_from_the_queue_needs_a_reason_and_returns_to_the_queue(acme, alice):
+    order = pending_order(acme)
+    client = signed_in(alice)
+    refused = csrf_post(client, reject_url(order), {"reason": "  ", "next": "/ops/"})
+    assert refused["Location"] == "/ops/"
+    assert "was not rejected: A rejection needs a reason." in client.get("/ops/").content.decode()
+    order.refresh_from_db()
+    assert order.status == Status.PENDING_APPROVAL
+
+    done = csrf_post(client, reject_url(order), {"reason": "KYC incomplete", "next": "/ops/"})
+    assert done["Location"] == "/ops/"
+    assert "1,000.00 EUR refunded" in client.get("/ops/").content.decode()
+    order.refresh_from_db()
+    assert order.status == Status.REJECTED and order.rejection_reason == "KYC incomplete"
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/ops/", "/ops/treasury/", "//x/ops/"])
+def test_a_decision_returns_only_to_the_queue(acme, alice, target):
+    order = pending_order(acme)
+    response = csrf_post(signed_in(alice), reject_url(order), {"reason": "No", "next": target})
+    assert response["Location"] == f"/ops/orders/{order.pk}/"
+
+
+def test_the_queue_offers_reject_with_a_reason_and_posts_back_to_itself(acme, alice):
+    order = pending_order(acme)
+    page = signed_in(alice).get("/ops/?side=buy").content.decode()
+    assert f'action="/ops/orders/{order.pk}/reject/"' in page
+    assert f'id="reason-{order.pk}"' in page
+    assert 'name="next" value="/ops/?side=buy"' in page
+
+
+def test_console_figures_follow_the_operators_locale_but_form_values_stay_plain(acme, alice):
+    order = pending_order(acme, amount="1234.56")
+    page = signed_in(alice).get("/ops/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert "1.234,56 EUR" in page and "1,074600" in page
+    assert 'name="shown_rate" value="1.074600"' in page
+    detail = signed_in(alice).get(f"/ops/orders/{order.pk}/", HTTP_ACCEPT_LANGUAGE="de")
+    assert 'name="shown_rate" value="1.074600"' in detail.content.decode()
+
+
+def test_a_customer_opening_the_console_gets_the_designed_403_with_a_way_back(acme):
+    response = signed_in(acme.user).get("/ops/")
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "Back to your dashboard" in page and "ops.css" not in page and "app.css" in page

@@ -108,11 +108,11 @@ def test_dashboard_lists_own_eligible_accounts_and_wallets_with_live_balances(po
     response = portal.get(reverse("portal:dashboard"))
     assert response.status_code == 200
     page = response.content.decode()
-    assert "Master" in page and "250000.00" in page
+    assert "Master" in page and "250,000.00" in page
     assert "Closed" not in page  # inactive account
     assert "USD" not in [row["account"].currency for row in response.context["accounts"]]
     assert acme.wallet.usdc_address in page
-    assert "100000.000000" in page
+    assert "100,000.000000" in page
     assert "No USDC" not in page
     assert globex.wallet.usdc_address not in page
     assert "Treasury" not in page
@@ -127,8 +127,8 @@ def test_dashboard_shows_balances_unavailable_when_custody_is_down(portal, acme)
     assert response.status_code == 200
     page = response.content.decode()
     assert "unavailable" in page
-    assert "100000.000000" not in page
-    assert "250000.00" in page  # the EUR side still shows
+    assert "100,000.000000" not in page
+    assert "250,000.00" in page  # the EUR side still shows
 
 
 # --- quote ----------------------------------------------------------------------------------
@@ -155,7 +155,7 @@ def test_buy_quote_creates_order_through_the_service_and_shows_it(portal, acme):
     page = portal.get(response["Location"])
     text = page.content.decode()
     # mid 1.08 with 50 bps spread: 1.0746 USDC per EUR
-    assert "1.074600" in text and "1074.600000 USDC" in text
+    assert "1.074600" in text and "1,074.600000 USDC" in text
     assert 'name="idempotency_key"' in text
     assert 55 <= page.context["seconds_left"] <= 60
     assert uuid.UUID(str(page.context["idempotency_key"])).version == 4
@@ -176,10 +176,10 @@ def test_sell_quote_uses_usdc_precision(portal, acme):
     [
         ("buy", "100.123", "at most 2 decimals"),
         ("sell", "100.1234567", "at most 6 decimals"),
-        ("buy", "abc", "Not a decimal number"),
+        ("buy", "abc", "is not an amount. Write it like 1,234.56 or 1234.56."),
         ("buy", "-5", "greater than zero"),
-        ("buy", "5.00", "between 10.00 and 1000000.00 EUR"),
-        ("sell", "2000000", "between 10.000000 and 1000000.000000 USDC"),
+        ("buy", "5.00", "between 10.00 and 1,000,000.00 EUR"),
+        ("sell", "2000000", "between 10.000000 and 1,000,000.000000 USDC"),
     ],
 )
 def test_amount_is_validated_per_currency_and_limits(portal, acme, side, amount, message):
@@ -423,7 +423,7 @@ def test_order_list_is_newest_first_and_own_only(portal, acme, globex):
     older = buy_quote(acme, amount="100.00")
     newer = buy_quote(acme, amount="200.00")
     theirs = buy_quote(globex)
-    response = portal.get(reverse("portal:orders"))
+    response = portal.get(reverse("portal:orders"), {"show": "quotes"})
     ids = [row["order"].pk for row in response.context["rows"]]
     assert ids == [newer.pk, older.pk]
     assert str(theirs.pk) not in response.content.decode()
@@ -436,14 +436,15 @@ def test_order_list_filters_by_status_and_side(portal, acme):
     sell = buy_quote(acme, side=Side.SELL)
     by_status = portal.get(reverse("portal:orders"), {"status": "cancelled"})
     assert [r["order"].pk for r in by_status.context["rows"]] == [cancelled.pk]
-    by_side = portal.get(reverse("portal:orders"), {"side": "sell"})
+    by_side = portal.get(reverse("portal:orders"), {"side": "sell", "show": "quotes"})
     assert [r["order"].pk for r in by_side.context["rows"]] == [sell.pk]
-    assert kept.pk in [r["order"].pk for r in portal.get(reverse("portal:orders")).context["rows"]]
+    quotes = portal.get(reverse("portal:orders"), {"show": "quotes"}).context["rows"]
+    assert kept.pk in [r["order"].pk for r in quotes]
 
 
 def test_order_list_ignores_unknown_filter_values_with_a_message(portal, acme):
     buy_quote(acme)
-    response = portal.get(reverse("portal:orders"), {"status": "bogus"})
+    response = portal.get(reverse("portal:orders"), {"status": "bogus", "show": "quotes"})
     assert response.status_code == 200
     assert len(response.context["rows"]) == 1
     assert "Unknown filter value" in response.content.decode()
@@ -452,19 +453,20 @@ def test_order_list_ignores_unknown_filter_values_with_a_message(portal, acme):
 def test_order_list_is_paginated(portal, acme):
     for _ in range(23):
         buy_quote(acme, amount="10.00")
-    first = portal.get(reverse("portal:orders"))
-    second = portal.get(reverse("portal:orders"), {"page": 2})
+    first = portal.get(reverse("portal:orders"), {"show": "quotes"})
+    second = portal.get(reverse("portal:orders"), {"show": "quotes", "page": 2})
     assert len(first.context["rows"]) == 20 and len(second.context["rows"]) == 3
     assert "Page 1 of 2" in first.content.decode()
 
 
 def test_order_list_polls_only_while_orders_are_in_flight(portal, acme):
     order = buy_quote(acme)
-    assert 'hx-trigger="every' in portal.get(reverse("portal:orders")).content.decode()
-    fragment = portal.get(reverse("portal:orders"), HTTP_HX_REQUEST="true")
+    quotes = {"show": "quotes"}
+    assert 'hx-trigger="every' in portal.get(reverse("portal:orders"), quotes).content.decode()
+    fragment = portal.get(reverse("portal:orders"), quotes, HTTP_HX_REQUEST="true")
     assert fragment.content.decode().lstrip().startswith('<div id="orders-live"')
     services.order_cancel(order_id=order.pk, customer=acme.customer, actor=Actor.system("t"))
-    assert 'hx-trigger="every' not in portal.get(reverse("portal:orders")).content.decode()
+    assert 'hx-trigger="every' not in portal.get(reverse("portal:orders"), quotes).content.decode()
 
 
 def test_order_page_shows_timeline_and_final_versus_indicative_rate(

@@ -65,15 +65,22 @@ def test_operator_approves_from_the_queue_and_sees_it_completed(
 
     row.get_by_role("button", name=re.compile("^Approve")).click()
 
-    expect(page).to_have_url(f"{live_server.url}/ops/orders/{order.pk}/")
+    # Back on the queue, told what happened, with the order gone from it.
+    expect(page).to_have_url(f"{live_server.url}/ops/")
+    expect(page.locator(".messages")).to_contain_text("Approved at 1.075595")
+    expect(page.locator(".messages")).to_contain_text("1,075.595000 USDC to Acme")
+    expect(queue_row(page, order)).to_have_count(0)
+    expect(queue_row(page, older)).to_have_count(1)
+    page.screenshot(path=str(artifacts / "ops-queue-after-approve.png"), full_page=True)
+
+    page.goto(f"{live_server.url}/ops/orders/{order.pk}/")
     expect(page.get_by_test_id("order-status")).to_have_text("Completed")
-    expect(page.get_by_role("status")).to_contain_text("Approved at 1.075595")
     expect(page.get_by_test_id("final-rate")).to_have_text("1.075595")
     timeline = page.get_by_role("table", name="Transition log")
     expect(timeline).to_contain_text("op-alice")
     expect(timeline).to_contain_text("Operator console")
     expect(timeline).to_contain_text("system:settlement")
-    expect(page.get_by_text("Buy " + str(order.pk) + ": USDC delivered")).to_be_visible()
+    expect(page.get_by_text(f"Order {order.pk}: USDC delivered")).to_be_visible()
     page.screenshot(path=str(artifacts / "ops-order-completed.png"), full_page=True)
 
     order.refresh_from_db()
@@ -95,12 +102,35 @@ def test_operator_rejects_with_a_reason(live_server, open_tab, artifacts, acme):
 
     expect(page.get_by_test_id("order-status")).to_have_text("Rejected")
     expect(page.get_by_test_id("rejection-reason")).to_have_text("Source of funds not evidenced")
-    expect(page.get_by_text(f"Buy {order.pk} rejected: EUR refunded")).to_be_visible()
+    expect(page.get_by_text(f"Order {order.pk} rejected: source refunded")).to_be_visible()
     page.screenshot(path=str(artifacts / "ops-order-rejected.png"), full_page=True)
 
     page.get_by_role("link", name="Approval queue").first.click()
     expect(queue_row(page, order)).to_have_count(0)
     assert Order.objects.get(pk=order.pk).status == Status.REJECTED
+
+
+def test_operator_rejects_with_a_reason_from_the_queue(live_server, open_tab, artifacts, acme):
+    order = pending_order(acme, amount="4200.00")
+    make_staff("op-alice")
+    page = open_tab()
+    sign_in(page, live_server, "op-alice")
+
+    row = queue_row(page, order)
+    row.locator("summary", has_text="Reject").click()  # the row's disclosure opens its form
+    row.get_by_role("button", name="Reject and refund").click()
+    # The browser itself asks for the reason (required) before anything is sent.
+    assert Order.objects.get(pk=order.pk).status == Status.PENDING_APPROVAL
+    row.get_by_label("Reason (shown to the customer)").fill("Source of funds not evidenced")
+    page.screenshot(path=str(artifacts / "ops-queue-reject.png"), full_page=True)
+    row.get_by_role("button", name="Reject and refund").click()
+
+    expect(page).to_have_url(f"{live_server.url}/ops/")
+    expect(page.locator(".messages")).to_contain_text("4,200.00 EUR refunded")
+    expect(queue_row(page, order)).to_have_count(0)
+    order.refresh_from_db()
+    assert order.status == Status.REJECTED
+    assert order.rejection_reason == "Source of funds not evidenced"
 
 
 def test_rate_moved_beyond_tolerance_shows_new_figures_then_approves(
@@ -149,6 +179,9 @@ def test_four_eyes_needs_a_second_operator(live_server, open_tab, artifacts, acm
     row = queue_row(bob, order)
     expect(row).to_contain_text("4-eyes 1/2")
     row.get_by_role("button", name=re.compile("^Approve")).click()
+    expect(bob).to_have_url(f"{live_server.url}/ops/")  # the queue, told what happened
+    expect(bob.locator(".messages")).to_contain_text("Approved at")
+    bob.goto(f"{live_server.url}/ops/orders/{order.pk}/")
     expect(bob.get_by_test_id("order-status")).to_have_text("Completed")
     timeline = bob.get_by_role("table", name="Transition log")
     expect(timeline).to_contain_text("op-bob")
