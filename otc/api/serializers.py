@@ -149,8 +149,10 @@ class QuoteInput(StrictInput):
         if currency is not None and name in ("sourceAmount", "destinationAmount"):
             try:
                 money.parse_amount(f"{amount:f}".rstrip("0").rstrip("."), currency)
-            except (money.AmountError, KeyError) as exc:
+            except money.AmountError as exc:
                 raise serializers.ValidationError({name: [str(exc)]}) from None
+            except KeyError:
+                pass  # an unknown asset: the service refuses the pair (CURRENCY_PAIR_NOT_ENABLED)
         attrs["fixed_side"], attrs["amount"] = fixed_side, amount
         return attrs
 
