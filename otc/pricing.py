@@ -522,16 +522,19 @@ def execution_price(
     source_amount: Decimal,
     fee_total: Decimal,
     destination_currency: str,
+    fixed_destination: Decimal | None = None,
 ) -> tuple[Decimal, Decimal, Decimal]:
     """At execution the source and its fees are those confirmed and the markups those quoted;
-    only the market moved. Returns (reference rate, rate, destination amount)."""
+    only the market moved. Returns (reference rate, rate, destination amount). With a fixed
+    destination the customer receives exactly that amount while the market still covers it
+    (the source was rounded up, so its forward price delivers a little more), else what the
+    source delivers."""
     rate = customer_rate(side, mid, fx_markup_bps)
     reference = money.quantize_rate(reference_rate_raw(side, mid))
-    return (
-        reference,
-        rate,
-        forward_destination(source_amount, fee_total, rate, destination_currency),
-    )
+    destination = forward_destination(source_amount, fee_total, rate, destination_currency)
+    if fixed_destination is not None:
+        destination = min(destination, fixed_destination)
+    return reference, rate, destination
 
 
 def move_bps(old_rate: Decimal, new_rate: Decimal) -> Decimal:

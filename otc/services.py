@@ -773,6 +773,9 @@ def order_execution_price(order: Order, mid: Decimal) -> tuple[Decimal, Decimal,
         source_amount=order.source_amount,
         fee_total=order.fee_total,
         destination_currency=order.destination_currency,
+        fixed_destination=order.indicative_destination_amount
+        if order.fixed_side == FixedSide.DESTINATION
+        else None,
     )
 
 

@@ -374,3 +374,37 @@ def test_a_malformed_window_is_a_configuration_error(spec):
 def test_an_unknown_time_zone_is_refused():
     with pytest.raises(Exception, match="Mars"):
         pricing.OffHoursCalendar.parse("Mars/Olympus", "", None)
+
+
+# --- execution at approval --------------------------------------------------------------------
+
+
+def execute(quoted, mid, fixed_destination=None):
+    return pricing.execution_price(
+        side=quoted.side,
+        mid=D(mid),
+        fx_markup_bps=quoted.fx_markup_bps,
+        source_amount=quoted.source_amount,
+        fee_total=quoted.fee_total,
+        destination_currency=quoted.destination_currency,
+        fixed_destination=fixed_destination,
+    )
+
+
+def test_execution_of_a_fixed_source_reprices_the_destination_at_the_live_mid():
+    quoted = price("buy", "source", "999.99")
+    assert execute(quoted, "1.08") == (D("1.080000"), D("1.073520"), D("1067.336524"))
+    # The market moves to 1.10: 994.24 * 1.10 * 0.994 = 994.24 * 1.0934 = 1087.102016.
+    assert execute(quoted, "1.10") == (D("1.100000"), D("1.093400"), D("1087.102016"))
+
+
+def test_execution_of_a_fixed_destination_delivers_exactly_that_while_the_market_covers_it():
+    quoted = price("buy", "destination", "1000.000000")
+    fixed = quoted.destination_amount
+    # At the quoted mid the rounded-up source would deliver 931.52 * 1.07352 = 1000.0055...;
+    # the customer asked for, and receives, exactly 1000.
+    assert execute(quoted, "1.08")[2] == D("1000.005350")
+    assert execute(quoted, "1.08", fixed)[2] == D("1000.000000")
+    assert execute(quoted, "1.20", fixed)[2] == D("1000.000000")  # a better market: still D
+    # A worse market: what the collected source delivers (931.52 * 1.0437 = 972.227424).
+    assert execute(quoted, "1.05", fixed)[2] == D("972.227424")

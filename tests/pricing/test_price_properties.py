@@ -173,3 +173,24 @@ def test_a_fixed_source_round_trips_through_its_own_destination(data, side, term
     if back is None:
         return
     assert back.source_amount <= source
+
+
+@PROPERTIES
+@given(data=st.data(), side=sides, terms=terms_strategy, mid=mids, at=moments)
+def test_a_fixed_destination_executed_at_its_quoted_mid_delivers_exactly_that(
+    data, side, terms, mid, at
+):
+    destination = data.draw(amounts(side, "destination"))
+    quoted = priced_or_none(side, "destination", destination, terms, mid, at)
+    if quoted is None:
+        return
+    reference, rate, delivered = pricing.execution_price(
+        side=side,
+        mid=mid,
+        fx_markup_bps=quoted.fx_markup_bps,
+        source_amount=quoted.source_amount,
+        fee_total=quoted.fee_total,
+        destination_currency=quoted.destination_currency,
+        fixed_destination=destination,
+    )
+    assert (reference, rate, delivered) == (quoted.reference_rate, quoted.rate, destination)
