@@ -34,7 +34,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, localcontext
 from functools import lru_cache
 from typing import Protocol
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 import httpx
@@ -255,14 +255,19 @@ class OffHoursCalendar:
                 end += 7 * 24 * 60
             windows.append((start, end))
             names.append(spec)
-        ZoneInfo(timezone)  # raises for an unknown zone
+        try:
+            ZoneInfo(timezone)
+        except (ValueError, ZoneInfoNotFoundError) as exc:
+            raise ImproperlyConfigured(f"Unknown off-hours time zone {timezone!r}.") from exc
         return cls(timezone, tuple(windows), tuple(names), holiday_calendar or None)
 
     @staticmethod
     def _minute(text: str) -> int:
         day, clock = text.strip().lower().split()
-        hours, minutes = clock.split(":")
-        return DAYS.index(day) * 1440 + int(hours) * 60 + int(minutes)
+        hours, minutes = (int(part) for part in clock.split(":"))
+        if not (0 <= hours < 24 and 0 <= minutes < 60):
+            raise ValueError(f"{clock} is not a time of day")
+        return DAYS.index(day) * 1440 + hours * 60 + minutes
 
     def holidays_between(self, start: date, end: date) -> list[tuple[date, str]]:
         if not self.holiday_calendar:

@@ -392,7 +392,7 @@ def _record(order: Order, from_status: str, actor: Actor, reason: str = "") -> N
 
 def _lock(order_id: uuid.UUID, customer: Customer | None = None) -> Order:
     orders = Order.objects.select_for_update(of=("self",)).select_related(
-        "customer", "pair", "wallet"
+        "customer", "pair", "wallet", "source_ledger_account", "destination_ledger_account"
     )
     if customer is not None:
         orders = orders.filter(customer=customer)
@@ -659,13 +659,13 @@ def order_confirm(
     ``max_slippage_bps``: how much worse than quoted the customer accepts at approval."""
     _check_kyc(customer)
     current = (
-        Order.objects.select_related("pair", "wallet")
+        Order.objects.select_related("pair__base_asset", "pair__quote_asset", "wallet")
         .filter(pk=order_id, customer=customer)
         .first()
     )
     if current is None:
         raise order_not_found()
-    pair = Pair.objects.select_related("base_asset", "quote_asset").get(pk=current.pair_id)
+    pair = current.pair
     if current.status in OPEN_QUOTE:
         # Resources may have changed since the quote; custody is asked before any lock is
         # taken (no provider I/O while a row is held).

@@ -364,7 +364,15 @@ def test_upcoming_holidays_are_listed_by_date():
 
 
 @pytest.mark.parametrize(
-    "spec", ["fri 20:00", "fri 20:00-mon", "someday 10:00-mon 08:00", "fri 25:00-x"]
+    "spec",
+    [
+        "fri 20:00",
+        "fri 20:00-mon",
+        "someday 10:00-mon 08:00",
+        "fri 25:00-sat 01:00",
+        "fri 20:60-sat 01:00",
+        "fri 8-sat 9",
+    ],
 )
 def test_a_malformed_window_is_a_configuration_error(spec):
     with pytest.raises(ImproperlyConfigured):
@@ -372,7 +380,7 @@ def test_a_malformed_window_is_a_configuration_error(spec):
 
 
 def test_an_unknown_time_zone_is_refused():
-    with pytest.raises(Exception, match="Mars"):
+    with pytest.raises(ImproperlyConfigured, match="Mars"):
         pricing.OffHoursCalendar.parse("Mars/Olympus", "", None)
 
 

@@ -1,0 +1,115 @@
+"""Quote and confirm cost no more statements with the pricing engine than before it, and the
+same whatever the fee lines or the fixed side.
+
+Measured over HTTP (API key auth, idempotency, webhooks outbox included), steady state (the
+desk's clearing and fee accounts exist). Before the engine (commit bd7fbd3): quote 12 (buy) /
+13 (sell), confirm 31 / 27. With it: quote 15 / 16 (the pair row, the customer's fee schedule
+and the fee lines' insert are new), confirm 32 / 25 (reading the fee lines for the body)."""
+
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from otc.models import CustomerFeeSchedule, Pair
+
+pytestmark = pytest.mark.django_db
+
+QUOTE = "/api/v1/otc-exchanges/quote"
+ORDERS = "/api/v1/otc-exchanges"
+CEILINGS = {"buy": {"quote": 15, "confirm": 32}, "sell": {"quote": 16, "confirm": 25}}
+# A buy with fees books a third leg at confirm: the fee-income account's lookup and its balance
+# update. The lines themselves are one insert and one read however many there are.
+WITH_FEES = {"buy": {"quote": 15, "confirm": 34}, "sell": {"quote": 16, "confirm": 25}}
+
+
+def body(world, side: str, fixed: str = "source") -> dict:
+    if side == "buy":
+        amount = (
+            {"sourceAmountEur": "1000.00"}
+            if fixed == "source"
+            else {"destinationAmountUsdc": "1000.000000"}
+        )
+        return {
+            "side": "buy",
+            "sourceFrAccountId": str(world.eur_master.pk),
+            "destinationUtilaWalletId": str(world.wallet.pk),
+            **amount,
+        }
+    amount = (
+        {"sourceAmountUsdc": "500.000000"}
+        if fixed == "source"
+        else {"destinationAmountEur": "400.00"}
+    )
+    return {
+        "side": "sell",
+        "sourceUtilaWalletId": str(world.wallet.pk),
+        "destinationFrAccountId": str(world.eur_master.pk),
+        **amount,
+    }
+
+
+def quote_then_confirm(client, payload, assert_max, capture, ceilings=None):
+    with assert_max(ceilings["quote"]) if ceilings else _nothing():
+        response = client.post(QUOTE, payload, format="json")
+    assert response.status_code == 200, response.content
+    quote_id = response.json()["data"]["quoteId"]
+    with capture(execute=False), assert_max(ceilings["confirm"]) if ceilings else _nothing():
+        response = client.post(
+            ORDERS,
+            {"side": payload["side"], "quoteId": quote_id},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),
+        )
+    assert response.status_code == 201, response.content
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+@pytest.fixture
+def client(acme, django_capture_on_commit_callbacks):
+    api = acme.client()
+    api.get("/api/v1/otc-exchanges/accounts")  # the key's last-use stamp is written once
+    return api
+
+
+@pytest.mark.parametrize("side", ["buy", "sell"])
+@pytest.mark.parametrize("fixed", ["source", "destination"])
+def test_quote_and_confirm_do_not_cost_more_than_before(
+    acme, client, side, fixed, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    capture = django_capture_on_commit_callbacks
+    quote_then_confirm(client, body(acme, side, fixed), django_assert_max_num_queries, capture)
+    quote_then_confirm(
+        client, body(acme, side, fixed), django_assert_max_num_queries, capture, CEILINGS[side]
+    )
+
+
+@pytest.mark.parametrize("side", ["buy", "sell"])
+def test_every_fee_line_costs_no_extra_statement(
+    acme, client, side, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    pair = Pair.objects.get(code="EUR/USDC")
+    pair.platform_fixed_fee = Decimal("1.00")
+    pair.platform_percentage_bps = 5
+    pair.off_hours_penalty_bps = 10
+    pair.network_fees = {"polygon": "0.50"}
+    pair.save()
+    CustomerFeeSchedule.objects.create(
+        customer=acme.customer,
+        pair=pair,
+        fixed_fee=Decimal("0.25"),
+        percentage_bps=3,
+        fx_markup_bps=5,
+    )
+    capture = django_capture_on_commit_callbacks
+    quote_then_confirm(client, body(acme, side), django_assert_max_num_queries, capture)
+    quote_then_confirm(
+        client, body(acme, side), django_assert_max_num_queries, capture, WITH_FEES[side]
+    )
