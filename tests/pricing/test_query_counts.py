@@ -1,10 +1,15 @@
-"""Quote and confirm cost no more statements with the pricing engine than before it, and the
-same whatever the fee lines or the fixed side.
+"""Quote and confirm cost no more statements than they must, and the same whatever the fee
+lines or the fixed side.
 
 Measured over HTTP (API key auth, idempotency, webhooks outbox included), steady state (the
-desk's clearing and fee accounts exist). Before the engine (commit bd7fbd3): quote 12 (buy) /
-13 (sell), confirm 31 / 27. With it: quote 15 / 16 (the pair row, the customer's fee schedule
-and the fee lines' insert are new), confirm 32 / 25 (reading the fee lines for the body)."""
+desk's clearing and fee accounts exist), buy / sell:
+- before the pricing engine (bd7fbd3): quote 12 / 13, confirm 31 / 27;
+- pricing engine: quote 15 / 16 (the pair row, the customer's fee schedule, the fee lines'
+  insert), confirm 32 / 25 (the fee lines read for the body; the pair's assets and the legs'
+  ledger accounts now come with the order, which saved 2);
+- price protection (daily limits): quote +1 (the day's total), confirm +2 (the customer row
+  and the day's total): quote 16 / 17, confirm 34 / 27.
+"""
 
 import uuid
 from decimal import Decimal
@@ -17,10 +22,10 @@ pytestmark = pytest.mark.django_db
 
 QUOTE = "/api/v1/otc-exchanges/quote"
 ORDERS = "/api/v1/otc-exchanges"
-CEILINGS = {"buy": {"quote": 15, "confirm": 32}, "sell": {"quote": 16, "confirm": 25}}
+CEILINGS = {"buy": {"quote": 16, "confirm": 34}, "sell": {"quote": 17, "confirm": 27}}
 # A buy with fees books a third leg at confirm: the fee-income account's lookup and its balance
 # update. The lines themselves are one insert and one read however many there are.
-WITH_FEES = {"buy": {"quote": 15, "confirm": 34}, "sell": {"quote": 16, "confirm": 25}}
+WITH_FEES = {"buy": {"quote": 16, "confirm": 36}, "sell": {"quote": 17, "confirm": 27}}
 
 
 def body(world, side: str, fixed: str = "source") -> dict:
