@@ -24,7 +24,7 @@ from otc.services import DEFAULT_PAIR, Actor
 from otc.web import numbers
 
 from . import selectors
-from .forms import ApproveForm, OrderFilter, QueueFilterForm, RejectForm
+from .forms import ApproveForm, OrderFilter, QueueFilterForm, RejectForm, rejection_code_choices
 
 QUEUE_PAGE_SIZE = 25
 SEARCH_PAGE_SIZE = 50
@@ -90,6 +90,7 @@ def queue(request):
             **_panel_context(request, price),
             "filter_query": query.urlencode(),
             "can_decide": request.user.has_perm(DECIDE_PERMISSION),
+            "rejection_codes": rejection_code_choices()[1:],
             "tolerance_bps": settings.OTC_APPROVAL_TOLERANCE_BPS,
             "four_eyes_threshold": settings.OTC_FOUR_EYES_THRESHOLD_EUR,
         },
@@ -233,7 +234,8 @@ def order_reject(request, order_id):
     if not form.is_valid():
         if back:
             messages.error(
-                request, f"Order {_short(order_id)} was not rejected: {form.errors['reason'][0]}"
+                request,
+                f"Order {_short(order_id)} was not rejected: {next(iter(form.errors.values()))[0]}",
             )
             return redirect(back)
         return _order_page(request, order_id, status=400, reject_form=form)

@@ -72,6 +72,11 @@ _TEXT: dict[str, StatusText | dict[str, StatusText]] = {
             "The desk rejected this order (the reason is below). Your USDC never left your wallet."
         ),
     },
+    Status.PRICE_REVIEW: StatusText(
+        "The market moved beyond the slippage you allowed, so nothing was executed. Review the "
+        "new price and accept it or cancel before it expires (a buy's EUR is then refunded).",
+        "The new price is firm for two minutes.",
+    ),
     Status.COMPLETED: {
         Side.BUY: StatusText("Done: the USDC is in your wallet."),
         Side.SELL: StatusText("Done: the EUR is in your account."),

@@ -543,13 +543,19 @@ def test_a_refused_approval_from_the_queue_says_why_on_the_queue(acme, alice, se
 def test_rejecting_from_the_queue_needs_a_reason_and_returns_to_the_queue(acme, alice):
     order = pending_order(acme)
     client = signed_in(alice)
-    refused = csrf_post(client, reject_url(order), {"reason": "  ", "next": "/ops/"})
+    refused = csrf_post(
+        client, reject_url(order), {"reason": "  ", "code": "OTHER", "next": "/ops/"}
+    )
     assert refused["Location"] == "/ops/"
     assert "was not rejected: A rejection needs a reason." in client.get("/ops/").content.decode()
     order.refresh_from_db()
     assert order.status == Status.PENDING_APPROVAL
 
-    done = csrf_post(client, reject_url(order), {"reason": "KYC incomplete", "next": "/ops/"})
+    done = csrf_post(
+        client,
+        reject_url(order),
+        {"reason": "KYC incomplete", "code": "KYC_REQUIRED", "next": "/ops/"},
+    )
     assert done["Location"] == "/ops/"
     assert "1,000.00 EUR refunded" in client.get("/ops/").content.decode()
     order.refresh_from_db()
@@ -559,7 +565,9 @@ def test_rejecting_from_the_queue_needs_a_reason_and_returns_to_the_queue(acme, 
 @pytest.mark.parametrize("target", ["https://evil.example/ops/", "/ops/treasury/", "//x/ops/"])
 def test_a_decision_returns_only_to_the_queue(acme, alice, target):
     order = pending_order(acme)
-    response = csrf_post(signed_in(alice), reject_url(order), {"reason": "No", "next": target})
+    response = csrf_post(
+        signed_in(alice), reject_url(order), {"reason": "No", "code": "OTHER", "next": target}
+    )
     assert response["Location"] == f"/ops/orders/{order.pk}/"
 
 

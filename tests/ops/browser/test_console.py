@@ -121,6 +121,7 @@ def test_operator_rejects_with_a_reason_from_the_queue(live_server, open_tab, ar
     row.get_by_role("button", name="Reject and refund").click()
     # The browser itself asks for the reason (required) before anything is sent.
     assert Order.objects.get(pk=order.pk).status == Status.PENDING_APPROVAL
+    row.get_by_label("Reason code").select_option("COMPLIANCE_REVIEW")
     row.get_by_label("Reason (shown to the customer)").fill("Source of funds not evidenced")
     page.screenshot(path=str(artifacts / "ops-queue-reject.png"), full_page=True)
     row.get_by_role("button", name="Reject and refund").click()
