@@ -309,6 +309,8 @@ SPECTACULAR_SETTINGS = {
 OTC_QUOTE_TTL_SECONDS = env.int("OTC_QUOTE_TTL_SECONDS", default=60)
 OTC_PRICE_FEED = env.str("OTC_PRICE_FEED", default="simulated")
 OTC_KRAKEN_API_URL = env.str("OTC_KRAKEN_API_URL", default="https://api.kraken.com")
+# The desk's days and clock (statements): the time zone of its bank, not the servers' UTC.
+OTC_DESK_TIMEZONE = env.str("OTC_DESK_TIMEZONE", default="Europe/Berlin")
 OTC_WEBHOOKS_ALLOW_PRIVATE = env.bool("OTC_WEBHOOKS_ALLOW_PRIVATE", default=DEBUG)
 OTC_WEBHOOKS_TIMEOUT_SECONDS = env.float("OTC_WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
 OTC_WEBHOOKS_MAX_ATTEMPTS = env.int("OTC_WEBHOOKS_MAX_ATTEMPTS", default=13)

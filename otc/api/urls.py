@@ -2,6 +2,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import views
+from .statements import StatementDownloadApi
 
 urlpatterns = [
     path("auth/token", views.TokenCreateApi.as_view(), name="api-token"),
@@ -36,6 +37,7 @@ urlpatterns = [
         views.OrderAcceptPriceApi.as_view(),
         name="api-order-accept-price",
     ),
+    path("statements", StatementDownloadApi.as_view(), name="api-statements"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("otc.webhooks.api_urls")),
