@@ -160,6 +160,7 @@ class OrderLine:
     status: str
     source_amount: Decimal
     source_currency: str
+    fee: Decimal  # in the source currency, off the source amount
     destination_amount: Decimal
     destination_currency: str
     rate: Decimal
@@ -272,6 +273,7 @@ def statement_build(
             status=order.status,
             source_amount=order.source_amount,
             source_currency=order.source_currency,
+            fee=order.fee_total,
             destination_amount=(
                 order.final_destination_amount
                 if order.final_destination_amount is not None
@@ -330,6 +332,7 @@ CSV_COLUMNS = [
     "status",
     "source_amount",
     "source_currency",
+    "fee",
     "destination_amount",
     "destination_currency",
     "rate",
@@ -402,6 +405,7 @@ def render_csv(statement: Statement) -> bytes:
                 "status": order.status,
                 "source_amount": _amount(order.source_amount, order.source_currency),
                 "source_currency": order.source_currency,
+                "fee": _amount(order.fee, order.source_currency),
                 "destination_amount": _amount(order.destination_amount, order.destination_currency),
                 "destination_currency": order.destination_currency,
                 "rate": money.format_rate(order.rate),
@@ -532,14 +536,15 @@ def render_pdf(statement: Statement) -> bytes:
     else:
         pdf.set_font("Helvetica", size=7)
         with pdf.table(
-            col_widths=(22, 52, 10, 24, 28, 30, 24),
-            text_align=("LEFT", "LEFT", "LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT"),
+            col_widths=(22, 50, 8, 20, 24, 18, 30, 18),
+            text_align=("LEFT", "LEFT", "LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"),
             headings_style=heading,
             line_height=4,
         ) as table:
             row = table.row()
-            for title_cell in ("Confirmed", "Order", "Side", "Status", "Source", "Destination"):
+            for title_cell in ("Confirmed", "Order", "Side", "Status", "Source", "Fees"):
                 row.cell(title_cell)
+            row.cell("Destination")
             row.cell("Rate")
             for order in statement.orders:
                 row = table.row()
@@ -550,6 +555,7 @@ def render_pdf(statement: Statement) -> bytes:
                 row.cell(
                     f"{_amount(order.source_amount, order.source_currency)} {order.source_currency}"
                 )
+                row.cell(_amount(order.fee, order.source_currency))
                 suffix = "" if order.final else " (ind.)"
                 row.cell(
                     f"{_amount(order.destination_amount, order.destination_currency)} "

@@ -44,7 +44,7 @@ def quote(world, amount: str, moment: datetime) -> Order:
             side=Side.BUY,
             fiat_account_id=world.eur_master.pk,
             wallet_id=world.wallet.pk,
-            source_amount=Decimal(amount),
+            amount=Decimal(amount),
             actor=services.Actor(label="test", channel=Channel.API),
         )
 

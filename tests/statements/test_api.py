@@ -81,6 +81,7 @@ def test_csv_statement_with_balances_movements_and_orders(acme, history):
     assert order["source_currency"] == "EUR" and order["destination_currency"] == "USDC"
     assert order["destination_amount"] == f"{history.order_inside.indicative_destination_amount:f}"
     assert order["description"] == "indicative"
+    assert order["fee"] == f"{history.order_inside.fee_total:.2f}"
 
 
 def test_every_account_opens_plus_moves_to_its_close_in_the_csv(acme, history):
