@@ -236,3 +236,14 @@ def test_the_query_count_does_not_grow_with_the_movements(acme, fmt):
     many = count()
     assert many == few
     assert few <= 6  # key, accounts, openings, movements, orders (+ the throttle's none)
+
+
+def test_the_route_is_documented_with_both_files_and_its_errors():
+    schema = APIClient().get("/api/v1/schema/", {"format": "json"}).json()
+    operation = schema["paths"]["/api/v1/statements"]["get"]
+    params = {p["name"]: p for p in operation["parameters"]}
+    assert params["from"]["required"] and params["from"]["schema"]["format"] == "date"
+    assert params["format"]["schema"]["enum"] == ["csv", "pdf"]
+    assert set(operation["responses"]["200"]["content"]) == {"text/csv", "application/pdf"}
+    assert "VALIDATION_ERROR" in operation["responses"]["400"]["description"]
+    assert {"401", "403", "429"} <= set(operation["responses"])
