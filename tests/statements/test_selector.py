@@ -149,3 +149,18 @@ def test_an_account_with_no_postings_opens_and_closes_at_zero(desk):
     )
     (account,) = statement.accounts
     assert (account.opening, account.closing, account.movements) == (0, 0, [])
+
+
+def test_a_statement_is_four_queries_however_many_movements(
+    acme, history, django_assert_num_queries
+):
+    for _ in range(25):
+        book(
+            acme.wallet, "1.000001", datetime.combine(history.date_to, datetime.min.time(), BERLIN)
+        )
+    with django_assert_num_queries(4):  # accounts, openings, movements, orders
+        statement = statement_build(
+            customer=acme.customer, date_from=history.date_from, date_to=history.date_to
+        )
+    wallet = next(a for a in statement.accounts if a.resource_id == str(acme.wallet.pk))
+    assert len(wallet.movements) == 26
