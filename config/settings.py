@@ -183,7 +183,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 30.0,
     },
     "webhooks-purge-events": {"task": "otc.webhooks.tasks.purge_events", "schedule": 3600.0},
-    "status-heartbeat": {"task": "otc.status.heartbeat", "schedule": OTC_HEARTBEAT_SECONDS},
+    # One heartbeat per queue: /status sees whether each queue has a live worker.
+    **{
+        f"status-heartbeat-{queue.name}": {
+            "task": "otc.status.heartbeat",
+            "schedule": OTC_HEARTBEAT_SECONDS,
+            "options": {"queue": queue.name},
+        }
+        for queue in CELERY_TASK_QUEUES
+    },
 }
 # Task modules outside an app's tasks.py (autodiscovery finds only those).
 CELERY_IMPORTS = ["otc.status"]

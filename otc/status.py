@@ -4,10 +4,11 @@
 One snapshot of all checks is shared through the cache (Redis in production) for
 ``OTC_STATUS_CACHE_SECONDS``, so any number of pollers costs one round of checks per period.
 
-Workers and beat are seen through a heartbeat: beat schedules ``otc.status.heartbeat`` every
-``OTC_HEARTBEAT_SECONDS``. Publishing it stamps the beat's heartbeat (a ``before_task_publish``
-handler, which runs in the process that sends it, i.e. beat); a worker running it stamps the
-workers' heartbeat. Both stamps live in the shared cache. A stamp younger than three periods
+Workers and beat are seen through a heartbeat: beat sends ``otc.status.heartbeat`` to every
+queue (``default``, ``settlement``, ``webhooks``) every ``OTC_HEARTBEAT_SECONDS``. Sending it
+stamps the beat's heartbeat (a ``before_task_publish`` handler, which runs in the process that
+sends it, i.e. beat); a worker running it stamps that queue's heartbeat, so a queue nobody
+consumes shows. The stamps live in the shared cache. A stamp younger than three periods
 is operational, younger than twelve degraded, older (or none) down.
 """
 
@@ -34,7 +35,7 @@ STATES = [OPERATIONAL, DEGRADED, DOWN]
 SNAPSHOT_KEY = "otc:status:snapshot"
 HEARTBEAT_TASK = "otc.status.heartbeat"
 BEAT_HEARTBEAT_KEY = "otc:status:heartbeat:beat"
-WORKER_HEARTBEAT_KEY = "otc:status:heartbeat:worker"
+WORKER_HEARTBEAT_KEY = "otc:status:heartbeat:worker:{queue}"
 HEARTBEAT_RETENTION = 7 * 24 * 3600  # a stamp older than this reads as "never seen"
 PRICE_FEED_SLOW_SECONDS = 2.0
 # A pending webhook delivery is overdue when it should have been tried this long ago and no
@@ -56,12 +57,20 @@ class Component:
 
 @shared_task(bind=True, name=HEARTBEAT_TASK, ignore_result=True)
 def heartbeat(self) -> None:
-    """A worker is alive and consuming the queue: stamp the time (and which worker)."""
+    """A worker is alive and consuming this queue: stamp the time (and which worker)."""
+    queue = (self.request.delivery_info or {}).get("routing_key") or _queues()[0]
     cache.set(
-        WORKER_HEARTBEAT_KEY,
+        WORKER_HEARTBEAT_KEY.format(queue=queue),
         {"at": time.time(), "hostname": self.request.hostname or ""},
         HEARTBEAT_RETENTION,
     )
+
+
+def _queues() -> list[str]:
+    """The queues workers must consume, the default one first."""
+    names = [queue.name for queue in getattr(settings, "CELERY_TASK_QUEUES", None) or []]
+    default = getattr(settings, "CELERY_TASK_DEFAULT_QUEUE", "celery")
+    return [default, *(name for name in names if name != default)]
 
 
 @before_task_publish.connect
@@ -117,8 +126,10 @@ def _infrastructure(results: dict[str, str]) -> list[Component]:
 def _check_heartbeats() -> list[Component]:
     now = time.time()
     beat_age, _ = _heartbeat_age(BEAT_HEARTBEAT_KEY, now)
-    worker_age, worker = _heartbeat_age(WORKER_HEARTBEAT_KEY, now)
-    beat_status, worker_status = _heartbeat_status(beat_age), _heartbeat_status(worker_age)
+    beat_status = _heartbeat_status(beat_age)
+    queues = {q: _heartbeat_age(WORKER_HEARTBEAT_KEY.format(queue=q), now) for q in _queues()}
+    states = {q: _heartbeat_status(age) for q, (age, _) in queues.items()}
+    worker_status = max(states.values(), key=STATES.index)
 
     if beat_age is None:
         beat_detail = "No heartbeat sent yet: beat is not running."
@@ -127,13 +138,18 @@ def _check_heartbeats() -> list[Component]:
     else:
         beat_detail = f"Last heartbeat sent {_ago(beat_age)}: periodic tasks are not running."
 
-    if worker_age is None:
-        worker_detail = "No worker has run the heartbeat: background tasks are not processed."
-    elif worker_status == OPERATIONAL:
-        host = f" ({worker['hostname']})" if worker.get("hostname") else ""
-        worker_detail = f"Processing: last heartbeat {_ago(worker_age)}{host}."
+    parts = []
+    for queue, (age, stamp) in queues.items():
+        if age is None:
+            parts.append(f"{queue}: no worker has run the heartbeat")
+        else:
+            host = f" ({stamp['hostname']})" if stamp.get("hostname") else ""
+            parts.append(f"{queue}: last heartbeat {_ago(age)}{host}")
+    if worker_status == OPERATIONAL:
+        worker_detail = "Processing every queue. " + "; ".join(parts) + "."
     else:
-        worker_detail = f"Last heartbeat {_ago(worker_age)}: background tasks are queuing."
+        late = ", ".join(q for q, state in states.items() if state != OPERATIONAL)
+        worker_detail = f"Tasks are queuing on {late}. " + "; ".join(parts) + "."
     if worker_status != OPERATIONAL and beat_status != OPERATIONAL:
         worker_detail += " Beat is not sending heartbeats either, so the workers may be idle."
     return [

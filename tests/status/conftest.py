@@ -5,25 +5,29 @@ import socket
 import pytest
 
 from config.celery import app
+from otc import status
 from otc.status import heartbeat
+
+
+def send_heartbeats(queues: list[str] | None = None) -> None:
+    """Send the heartbeat through the broker to each queue, as beat does (which stamps beat's
+    heartbeat), and run it as a worker on that queue does (which stamps the queue's)."""
+    queues = status._queues() if queues is None else queues
+    app.conf.task_always_eager = False
+    try:
+        for queue in queues:
+            heartbeat.apply_async(queue=queue)
+    finally:
+        app.conf.task_always_eager = True
+    for queue in queues:
+        heartbeat.apply(routing_key=queue)
 
 
 @pytest.fixture
 def heartbeats():
-    """Send the heartbeat through the broker, as beat does (which stamps beat's heartbeat),
-    and run it as a worker does (which stamps the workers')."""
-
-    def beat_and_worker() -> None:
-        app.conf.task_always_eager = False
-        try:
-            heartbeat.apply_async()
-        finally:
-            app.conf.task_always_eager = True
-        heartbeat.apply()
-
-    beat_and_worker()
-    yield beat_and_worker
-    app.control.purge()  # the published message: no worker here takes it
+    send_heartbeats()
+    yield send_heartbeats
+    app.control.purge()  # the published messages: no worker here takes them
 
 
 @pytest.fixture

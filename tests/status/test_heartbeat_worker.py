@@ -38,7 +38,14 @@ def worker_and_beat(settings, tmp_path):
     settings.OTC_HEARTBEAT_SECONDS = 1  # fresh up to 3 s, late up to 12 s
     app.conf.task_always_eager = False
     schedule = app.conf.beat_schedule
-    app.conf.beat_schedule = {"status-heartbeat": {"task": HEARTBEAT_TASK, "schedule": 1.0}}
+    app.conf.beat_schedule = {
+        f"status-heartbeat-{queue}": {
+            "task": HEARTBEAT_TASK,
+            "schedule": 1.0,
+            "options": {"queue": queue},
+        }
+        for queue in ("default", "settlement", "webhooks")
+    }
     app.control.purge()
     beat = EmbeddedService(app, thread=True, schedule_filename=str(tmp_path / "beat"))
     try:
@@ -59,7 +66,9 @@ def test_beat_and_a_worker_keep_the_heartbeat_and_a_stopped_beat_shows(worker_an
     alive = wait_until(
         lambda c: c["workers"]["status"] == "operational" and c["beat"]["status"] == "operational"
     )
-    assert "Processing" in alive["workers"]["detail"]
+    assert alive["workers"]["detail"].startswith("Processing every queue.")
+    for queue in ("default", "settlement", "webhooks"):
+        assert f"{queue}: last heartbeat" in alive["workers"]["detail"]
     assert worker.hostname.split("@")[-1] in alive["workers"]["detail"]  # who ran it
 
     beat.stop()

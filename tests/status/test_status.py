@@ -18,6 +18,8 @@ from otc.status import heartbeat
 from otc.webhooks import services as webhooks
 from otc.webhooks.models import Delivery
 
+from .conftest import send_heartbeats
+
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/status"
@@ -72,7 +74,8 @@ def test_without_any_heartbeat_workers_and_beat_are_down():
     data = fetch()
     workers, beat = component(data, "workers"), component(data, "beat")
     assert (workers["status"], beat["status"]) == ("down", "down")
-    assert "No worker has run the heartbeat" in workers["detail"]
+    for queue in ("default", "settlement", "webhooks"):
+        assert f"{queue}: no worker has run the heartbeat" in workers["detail"]
     assert "beat is not running" in beat["detail"]
     assert data["status"] == "degraded"
 
@@ -82,12 +85,7 @@ def test_a_stopped_heartbeat_ages_from_operational_to_degraded_to_down(age, stat
     """The stamps a worker and beat left ``age`` seconds ago (period 10 s: fresh up to 30 s,
     late up to 120 s)."""
     with mock.patch("otc.status.time.time", return_value=time.time() - age):
-        app.conf.task_always_eager = False
-        try:
-            heartbeat.apply_async()
-        finally:
-            app.conf.task_always_eager = True
-        heartbeat.apply()
+        send_heartbeats()
     app.control.purge()
     data = fetch()
     assert component(data, "workers")["status"] == state
@@ -98,10 +96,21 @@ def test_a_stopped_heartbeat_ages_from_operational_to_degraded_to_down(age, stat
 
 def test_a_worker_without_beat_is_told_apart(heartbeats):
     cache.delete(status.BEAT_HEARTBEAT_KEY)
-    heartbeat.apply()
+    for queue in ("default", "settlement", "webhooks"):
+        heartbeat.apply(routing_key=queue)
     data = fetch()
     assert component(data, "workers")["status"] == "operational"
     assert component(data, "beat")["status"] == "down"
+
+
+def test_a_queue_no_worker_consumes_takes_the_workers_down():
+    send_heartbeats(["default", "webhooks"])
+    app.control.purge()
+    workers = component(fetch(), "workers")
+    assert workers["status"] == "down"
+    assert workers["detail"].startswith("Tasks are queuing on settlement.")
+    assert "settlement: no worker has run the heartbeat" in workers["detail"]
+    assert "webhooks: last heartbeat 0 s ago" in workers["detail"]
 
 
 @pytest.mark.parametrize(("switch", "name"), [("fiat", "bank_rail"), ("custody", "custody")])
