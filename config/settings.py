@@ -171,6 +171,7 @@ CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 90
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+OTC_HEARTBEAT_SECONDS = 10.0  # beat -> worker heartbeat behind /status (otc.status)
 CELERY_BEAT_SCHEDULE = {
     "expire-stale-quotes": {"task": "otc.tasks.expire_quotes", "schedule": 5.0},
     "sweep-deadlines": {"task": "otc.tasks.sweep_deadlines", "schedule": 15.0},
@@ -182,7 +183,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 30.0,
     },
     "webhooks-purge-events": {"task": "otc.webhooks.tasks.purge_events", "schedule": 3600.0},
+    # One heartbeat per queue: /status sees whether each queue has a live worker.
+    **{
+        f"status-heartbeat-{queue.name}": {
+            "task": "otc.status.heartbeat",
+            "schedule": OTC_HEARTBEAT_SECONDS,
+            "options": {"queue": queue.name},
+        }
+        for queue in CELERY_TASK_QUEUES
+    },
 }
+# Task modules outside an app's tasks.py (autodiscovery finds only those).
+CELERY_IMPORTS = ["otc.status"]
 
 # --- Auth, sessions, CSRF -------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -309,6 +321,10 @@ SPECTACULAR_SETTINGS = {
 OTC_QUOTE_TTL_SECONDS = env.int("OTC_QUOTE_TTL_SECONDS", default=60)
 OTC_PRICE_FEED = env.str("OTC_PRICE_FEED", default="simulated")
 OTC_KRAKEN_API_URL = env.str("OTC_KRAKEN_API_URL", default="https://api.kraken.com")
+# The desk's days and clock (statements): the time zone of its bank, not the servers' UTC.
+OTC_DESK_TIMEZONE = env.str("OTC_DESK_TIMEZONE", default="Europe/Berlin")
+# /status: how long one snapshot of the checks is shared between callers (seconds).
+OTC_STATUS_CACHE_SECONDS = env.int("OTC_STATUS_CACHE_SECONDS", default=5)
 OTC_WEBHOOKS_ALLOW_PRIVATE = env.bool("OTC_WEBHOOKS_ALLOW_PRIVATE", default=DEBUG)
 OTC_WEBHOOKS_TIMEOUT_SECONDS = env.float("OTC_WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
 OTC_WEBHOOKS_MAX_ATTEMPTS = env.int("OTC_WEBHOOKS_MAX_ATTEMPTS", default=13)

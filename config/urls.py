@@ -3,11 +3,13 @@ from django.urls import include, path, re_path
 
 from otc.api.views import UnknownRouteApi
 from otc.health import healthz
+from otc.web.status import status_page
 
 urlpatterns = [
     path("api/v1/", include("otc.api.urls")),
     re_path(r"^api/", UnknownRouteApi.as_view()),  # other API versions: the JSON 404 too
     path("healthz", healthz, name="healthz"),
+    path("status", status_page, name="status"),
     path("admin/", admin.site.urls),
     path("", include("otc.web.urls")),
 ]

@@ -2,6 +2,8 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import views
+from .statements import StatementDownloadApi
+from .status import StatusApi
 
 urlpatterns = [
     path("auth/token", views.TokenCreateApi.as_view(), name="api-token"),
@@ -36,6 +38,8 @@ urlpatterns = [
         views.OrderAcceptPriceApi.as_view(),
         name="api-order-accept-price",
     ),
+    path("statements", StatementDownloadApi.as_view(), name="api-statements"),
+    path("status", StatusApi.as_view(), name="api-status"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("otc.webhooks.api_urls")),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import statements, views
 
 app_name = "portal"
 
@@ -15,6 +15,7 @@ urlpatterns = [
     path("orders/<uuid:order_id>/status/", views.order_status, name="order_status"),
     path("orders/<uuid:order_id>/cancel/", views.order_cancel, name="order_cancel"),
     path("orders/<uuid:order_id>/requote/", views.order_requote, name="order_requote"),
+    path("statements/", statements.statement_download, name="statements"),
     path("api-keys/", views.api_keys, name="api_keys"),
     path("api-keys/<uuid:key_id>/revoke/", views.api_key_revoke_view, name="api_key_revoke"),
     path("password/", views.PasswordChangeView.as_view(), name="password_change"),
