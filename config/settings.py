@@ -352,7 +352,7 @@ OTC_ORDER_LIMITS = {
 }
 # Off-hours: quotes priced inside these weekly windows (or on a day of the holiday calendar,
 # the ``holidays`` package's financial calendars: XECB is TARGET2) carry the pair's penalty.
-OTC_OFF_HOURS_TIMEZONE = env.str("OTC_OFF_HOURS_TIMEZONE", default="Europe/Berlin")
+OTC_OFF_HOURS_TIMEZONE = env.str("OTC_OFF_HOURS_TIMEZONE", default=OTC_DESK_TIMEZONE)
 OTC_OFF_HOURS_WINDOWS = env.str(
     "OTC_OFF_HOURS_WINDOWS",
     default="fri 20:00-mon 08:00,mon 20:00-tue 08:00,tue 20:00-wed 08:00,"
@@ -366,7 +366,6 @@ OTC_REVIEW_TTL_SECONDS = env.int("OTC_REVIEW_TTL_SECONDS", default=120)
 OTC_APPROVAL_SLA_MINUTES = env.int("OTC_APPROVAL_SLA_MINUTES", default=240)
 OTC_DEFAULT_MAX_SLIPPAGE_BPS = 100
 OTC_DAILY_LIMIT_EUR = _decimal("OTC_DAILY_LIMIT_EUR", default=Decimal("5000000.00"))
-OTC_DESK_TIMEZONE = env.str("OTC_DESK_TIMEZONE", default="Europe/Berlin")
 OTC_IDEMPOTENCY_RETENTION = timedelta(hours=env.int("OTC_IDEMPOTENCY_RETENTION_HOURS", default=24))
 OTC_SESSION_TOKEN_TTL = timedelta(minutes=env.int("OTC_SESSION_TOKEN_TTL_MINUTES", default=15))
 # Simulated providers: a switch (also settable at run time, see `simulate_outage`) makes
