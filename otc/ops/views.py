@@ -204,6 +204,8 @@ def order_approve(request, order_id):
             "Your approval is recorded (1 of 2). A different operator must give the second "
             f"approval, which executes at the live rate (order {_short(order.pk)}).",
         )
+    elif order.status == Status.PRICE_REVIEW:
+        messages.warning(request, _review_message(order))
     else:
         messages.success(
             request,
@@ -223,6 +225,16 @@ def _decision_refused(order_id, exc: DomainError, shown_rate=None) -> str:
             f"{settings.OTC_APPROVAL_TOLERANCE_BPS} bps). The queue now shows the live figures."
         )
     return f"Order {_short(order_id)}: {exc.message}"
+
+
+def _review_message(order) -> str:
+    destination = money.format_amount(order.review_destination_amount, order.destination_currency)
+    return (
+        f"Nothing executed: the live rate {money.format_rate(order.review_rate)} is beyond the "
+        f"customer's {order.max_slippage_bps} bps slippage limit. They are asked to accept "
+        f"{destination} {order.destination_currency} until "
+        f"{order.review_expires_at:%H:%M:%S} UTC (price review)."
+    )
 
 
 @require_POST
