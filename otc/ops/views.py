@@ -24,7 +24,7 @@ from otc.services import DEFAULT_PAIR, Actor
 from otc.web import numbers
 
 from . import selectors
-from .forms import ApproveForm, OrderFilter, QueueFilterForm, RejectForm
+from .forms import ApproveForm, OrderFilter, QueueFilterForm, RejectForm, rejection_code_choices
 
 QUEUE_PAGE_SIZE = 25
 SEARCH_PAGE_SIZE = 50
@@ -79,10 +79,16 @@ def queue(request):
     rows = [selectors.price_order(order, price, request.user) for order in page.object_list]
     query = request.GET.copy()
     query.pop("page", None)
+    in_review = selectors.price_review_queue(
+        side=filters.get("side") or None,
+        customer_id=filters["customer"].pk if filters.get("customer") else None,
+    )
     return render(
         request,
         "ops/queue.html",
         {
+            "in_review": in_review,
+            "reject_codes": rejection_code_choices(),
             "form": form,
             "page": page,
             "rows": rows,
