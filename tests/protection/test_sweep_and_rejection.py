@@ -167,3 +167,11 @@ def test_the_console_requires_a_rejection_code(acme):
     csrf_post(client, f"/ops/orders/{order.pk}/reject/", {"reason": "No", "code": "DUPLICATE"})
     order.refresh_from_db()
     assert (order.status, order.rejection_code) == (Status.REJECTED, "DUPLICATE")
+
+
+def test_beat_runs_the_sweep(settings):
+    from config.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["sweep-deadlines"]
+    assert entry["task"] == "otc.tasks.sweep_deadlines" in app.tasks
+    assert entry["schedule"] <= 60
