@@ -43,22 +43,27 @@ class CustomerAdmin(admin.ModelAdmin):
     list_display = (
         "name",
         "slug",
+        "kyc_status",
+        "daily_limit_eur",
         "min_order_eur",
         "max_order_eur",
         "min_order_usdc",
         "max_order_usdc",
         "is_desk",
     )
-    list_filter = ("is_desk",)
+    list_filter = ("kyc_status", "is_desk")
     search_fields = ("name", "slug", "id")
     fieldsets = (
         (None, {"fields": ("name", "slug", "is_desk", "created_at")}),
+        # Changes here are on the admin's own history of the customer (LogEntry).
+        ("KYC", {"fields": ("kyc_status",)}),
         (
             "Pricing and limits",
             {
                 "fields": (
                     ("min_order_eur", "max_order_eur"),
                     ("min_order_usdc", "max_order_usdc"),
+                    "daily_limit_eur",
                 )
             },
         ),

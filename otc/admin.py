@@ -183,6 +183,8 @@ class OrderAdmin(FSMAdminMixin, ReadOnlyAdmin):
             message = "First approval recorded; a second operator must approve."
         elif order.status == Status.REJECTED:
             message = "Rejected; the customer sees the reason."
+        elif order.status == Status.PRICE_REVIEW:
+            message = "Beyond the customer's slippage limit: sent to price review, nothing moved."
         else:
             message = f"Approved at {money.format_rate(order.final_rate)}."
         self.message_user(request, message, messages.SUCCESS)
@@ -221,6 +223,12 @@ class OrderAdmin(FSMAdminMixin, ReadOnlyAdmin):
                     request,
                     f"{order_id}: first approval recorded; a second operator must approve.",
                     messages.INFO,
+                )
+            elif order.status == Status.PRICE_REVIEW:
+                self.message_user(
+                    request,
+                    f"{order_id}: beyond the customer's slippage limit; sent to price review.",
+                    messages.WARNING,
                 )
             else:
                 self.message_user(

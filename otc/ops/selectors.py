@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Prefetch, QuerySet, Sum
+from django.db.models import Count, F, Prefetch, QuerySet, Sum
 from django.utils import timezone
 
 from accounts import money
@@ -124,8 +124,9 @@ def _with_approvals(orders: QuerySet[Order]) -> QuerySet[Order]:
 def approval_queue(
     *, side: str | None = None, customer_id=None, awaiting_user=None
 ) -> QuerySet[Order]:
-    """Orders awaiting approval, oldest first. With ``awaiting_user``: only those that user
-    has not approved yet (the first half of a four-eyes pair excluded)."""
+    """Orders awaiting approval, least time left to their approval deadline first. With
+    ``awaiting_user``: only those that user has not approved yet (the first half of a
+    four-eyes pair excluded)."""
     orders = Order.objects.filter(status=Status.PENDING_APPROVAL)
     if side:
         orders = orders.filter(side=side)
@@ -133,7 +134,19 @@ def approval_queue(
         orders = orders.filter(customer_id=customer_id)
     if awaiting_user is not None:
         orders = orders.exclude(approvals__user=awaiting_user)
-    return _with_approvals(orders).order_by("confirmed_at", "created_at", "id")
+    return _with_approvals(orders).order_by(
+        F("approval_deadline_at").asc(nulls_last=True), "confirmed_at", "created_at", "id"
+    )
+
+
+def price_review_queue(*, side: str | None = None, customer_id=None) -> QuerySet[Order]:
+    """Orders waiting for the customer to accept a new price, soonest to expire first."""
+    orders = Order.objects.filter(status=Status.PRICE_REVIEW)
+    if side:
+        orders = orders.filter(side=side)
+    if customer_id:
+        orders = orders.filter(customer_id=customer_id)
+    return orders.select_related("customer", "pair").order_by("review_expires_at", "id")
 
 
 def order_for_operator(order_id) -> Order | None:

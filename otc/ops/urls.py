@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import pricing_views, views
+from . import customer_views, pricing_views, views
 
 app_name = "ops"
 
@@ -15,4 +15,7 @@ urlpatterns = [
     path("orders/<uuid:order_id>/", views.order_detail, name="order"),
     path("orders/<uuid:order_id>/approve/", views.order_approve, name="approve"),
     path("orders/<uuid:order_id>/reject/", views.order_reject, name="reject"),
+    path("customers/", customer_views.customer_list, name="customers"),
+    path("customers/<uuid:customer_id>/", customer_views.customer_detail, name="customer"),
+    path("customers/<uuid:customer_id>/kyc/", customer_views.customer_kyc, name="customer_kyc"),
 ]

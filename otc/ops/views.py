@@ -79,10 +79,16 @@ def queue(request):
     rows = [selectors.price_order(order, price, request.user) for order in page.object_list]
     query = request.GET.copy()
     query.pop("page", None)
+    in_review = selectors.price_review_queue(
+        side=filters.get("side") or None,
+        customer_id=filters["customer"].pk if filters.get("customer") else None,
+    )
     return render(
         request,
         "ops/queue.html",
         {
+            "in_review": in_review,
+            "reject_codes": rejection_code_choices(),
             "form": form,
             "page": page,
             "rows": rows,
@@ -90,7 +96,6 @@ def queue(request):
             **_panel_context(request, price),
             "filter_query": query.urlencode(),
             "can_decide": request.user.has_perm(DECIDE_PERMISSION),
-            "rejection_codes": rejection_code_choices()[1:],
             "tolerance_bps": settings.OTC_APPROVAL_TOLERANCE_BPS,
             "four_eyes_threshold": settings.OTC_FOUR_EYES_THRESHOLD_EUR,
         },
@@ -205,6 +210,8 @@ def order_approve(request, order_id):
             "Your approval is recorded (1 of 2). A different operator must give the second "
             f"approval, which executes at the live rate (order {_short(order.pk)}).",
         )
+    elif order.status == Status.PRICE_REVIEW:
+        messages.warning(request, _review_message(order))
     else:
         messages.success(
             request,
@@ -224,6 +231,16 @@ def _decision_refused(order_id, exc: DomainError, shown_rate=None) -> str:
             f"{settings.OTC_APPROVAL_TOLERANCE_BPS} bps). The queue now shows the live figures."
         )
     return f"Order {_short(order_id)}: {exc.message}"
+
+
+def _review_message(order) -> str:
+    destination = money.format_amount(order.review_destination_amount, order.destination_currency)
+    return (
+        f"Nothing executed: the live rate {money.format_rate(order.review_rate)} is beyond the "
+        f"customer's {order.max_slippage_bps} bps slippage limit. They are asked to accept "
+        f"{destination} {order.destination_currency} until "
+        f"{order.review_expires_at:%H:%M:%S} UTC (price review)."
+    )
 
 
 @require_POST

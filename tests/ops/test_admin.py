@@ -191,6 +191,8 @@ def test_decision_actions_are_not_offered_without_the_permission(acme, db):
 def customer_form(customer: Customer, **changes) -> dict:
     data = {
         "name": customer.name,
+        "kyc_status": customer.kyc_status,
+        "daily_limit_eur": "",
         "min_order_eur": "",
         "max_order_eur": "",
         "min_order_usdc": "",

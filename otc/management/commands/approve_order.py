@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts import money
 from accounts.errors import DomainError
+from otc.models import Status
 from otc.services import order_approve
 
 from ._operator import command_actor
@@ -23,6 +24,14 @@ class Command(BaseCommand):
             )
         except DomainError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from None
+        if order.status == Status.PRICE_REVIEW:  # beyond the customer's slippage limit
+            currency = order.destination_currency
+            amount = money.format_amount(order.review_destination_amount, currency)
+            self.stdout.write(
+                f"{order.pk} {order.status} rate={money.format_rate(order.review_rate)} "
+                f"destinationAmount={amount} awaits the customer's consent"
+            )
+            return
         if order.final_rate is None:  # the first of a four-eyes pair: recorded, still pending
             self.stdout.write(f"{order.pk} {order.status} first approval recorded")
             return
