@@ -95,7 +95,7 @@ def clearing_account(currency: str) -> LedgerAccount:
 
 
 def deposit_reference(entry: JournalEntry) -> str:
-    """The provider-side reference of a deposit: its journal entry."""
+    """The provider-side reference of a deposit or withdrawal: its journal entry."""
     return f"deposit:{entry.pk}"
 
 
@@ -112,4 +112,19 @@ def deposit(account: LedgerAccount, amount: Decimal, *, description: str) -> Jou
             description=description,
         )
         provider_credit(account, amount, deposit_reference(entry))
+    return entry
+
+
+def withdraw(account: LedgerAccount, amount: Decimal, *, description: str) -> JournalEntry:
+    """Money leaving the desk to the outside (a payout elsewhere, a chain withdrawal): the
+    reverse of ``deposit``, at the simulated provider too."""
+    from .providers import provider_debit
+
+    with transaction.atomic():
+        entry = post_entry(
+            legs=transfer_legs(account, external_account(account.currency), amount),
+            kind=JournalEntry.Kind.DEPOSIT,
+            description=description,
+        )
+        provider_debit(account, amount, deposit_reference(entry))
     return entry

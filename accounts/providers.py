@@ -84,6 +84,16 @@ def fiat_rail() -> FiatRail:
 
 
 def provider_credit(ledger_account: LedgerAccount, amount: Decimal, reference: str) -> None:
+    _outside(ledger_account, amount, reference, "credit")
+
+
+def provider_debit(ledger_account: LedgerAccount, amount: Decimal, reference: str) -> None:
+    """Money leaving to the outside world from the resource of ``ledger_account`` (see
+    ``provider_credit``)."""
+    _outside(ledger_account, amount, reference, "debit")
+
+
+def _outside(ledger_account: LedgerAccount, amount: Decimal, reference: str, how: str) -> None:
     """Money arriving from outside for the resource whose ledger account is
     ``ledger_account`` (a fiat account at the bank, a wallet's holding at the custodian):
     the simulated provider records it in its own books. Ledger accounts that live nowhere
@@ -92,17 +102,16 @@ def provider_credit(ledger_account: LedgerAccount, amount: Decimal, reference: s
 
     account = FiatAccount.objects.filter(ledger_account=ledger_account).first()
     if account is not None:
-        rail = fiat_rail()
-        if not hasattr(rail, "credit"):
-            return  # a real bank: the deposit is observed, not made
-        rail.credit(destination=account, amount=amount, reference=reference, asset=account.currency)
-        return
-    holder = holding_of(ledger_account)
-    if holder is not None:
-        wallet, asset = holder
-        provider = custody()
-        if hasattr(provider, "credit"):
-            provider.credit(destination=wallet, amount=amount, reference=reference, asset=asset)
+        provider, holder, asset = fiat_rail(), account, account.currency
+    else:
+        found = holding_of(ledger_account)
+        if found is None:
+            return
+        provider, (holder, asset) = custody(), found
+    if not hasattr(provider, how):
+        return  # a real provider: the movement is observed on its statement, not made
+    end = {"destination" if how == "credit" else "source": holder}
+    getattr(provider, how)(amount=amount, reference=reference, asset=asset, **end)
 
 
 __all__ = [
@@ -112,4 +121,5 @@ __all__ = [
     "SimulatedBank",
     "fiat_rail",
     "provider_credit",
+    "provider_debit",
 ]

@@ -12,7 +12,8 @@ AMOUNT = {"max_digits": 24, "decimal_places": 6}
 
 class SimBankTransfer(models.Model):
     """One movement the simulated bank carried out. ``source`` is empty for money that
-    arrived from outside the bank (a deposit)."""
+    arrived from outside the bank (a deposit),
+    ``destination`` for money that left it (a withdrawal)."""
 
     reference = models.CharField(max_length=120, unique=True, help_text="The caller's reference.")
     provider_reference = models.CharField(max_length=64, unique=True)
@@ -20,7 +21,7 @@ class SimBankTransfer(models.Model):
         "accounts.FiatAccount", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     destination = models.ForeignKey(
-        "accounts.FiatAccount", on_delete=models.PROTECT, related_name="+"
+        "accounts.FiatAccount", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     asset = models.CharField(max_length=8)
     amount = models.DecimalField(**AMOUNT)

@@ -158,7 +158,7 @@ class SimulatedBook:
             if existing is not None:
                 same = (
                     existing.source_id == (source.pk if source else None)
-                    and existing.destination_id == destination.pk
+                    and existing.destination_id == (destination.pk if destination else None)
                     and existing.asset == asset
                     and existing.amount == amount
                 )
@@ -181,8 +181,9 @@ class SimulatedBook:
             if source is not None:
                 rows[source.pk].balance -= amount
                 rows[source.pk].save(update_fields=["balance"])
-            rows[destination.pk].balance += amount
-            rows[destination.pk].save(update_fields=["balance"])
+            if destination is not None:
+                rows[destination.pk].balance += amount
+                rows[destination.pk].save(update_fields=["balance"])
         pause = simulated_pause(self.name)
         if pause:
             time.sleep(pause)  # recorded, not yet answered: the caller may die meanwhile
@@ -192,6 +193,12 @@ class SimulatedBook:
         """(simulator only) Money arriving from outside the provider."""
         return self._move(
             source=None, destination=destination, asset=asset, amount=amount, reference=reference
+        )
+
+    def debit(self, *, source, amount: Decimal, reference: str, asset: str) -> str:
+        """(simulator only) Money leaving the provider to the outside world."""
+        return self._move(
+            source=source, destination=None, asset=asset, amount=amount, reference=reference
         )
 
     def lookup(self, reference: str) -> ProviderRecord | None:

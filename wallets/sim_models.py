@@ -12,7 +12,8 @@ AMOUNT = {"max_digits": 24, "decimal_places": 6}
 
 class SimChainTransfer(models.Model):
     """One movement the simulated custodian carried out. ``source`` is empty for money that
-    arrived from outside the custodian (a deposit)."""
+    arrived from outside the custodian (a deposit),
+    ``destination`` for money that left it (a withdrawal)."""
 
     reference = models.CharField(max_length=120, unique=True, help_text="The caller's reference.")
     provider_reference = models.CharField(max_length=64, unique=True)

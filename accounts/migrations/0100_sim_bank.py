@@ -57,6 +57,8 @@ class Migration(migrations.Migration):
                 (
                     "destination",
                     models.ForeignKey(
+                        blank=True,
+                        null=True,
                         on_delete=django.db.models.deletion.PROTECT,
                         related_name="+",
                         to="accounts.fiataccount",

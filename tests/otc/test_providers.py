@@ -7,8 +7,6 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from accounts.errors import DomainError, ProviderUnavailable
-from accounts.ledger import post_entry, transfer_legs
-from accounts.models import JournalEntry, LedgerAccount
 from accounts.providers import SimulatedBank, fiat_rail, set_simulated_outage, simulated_outage
 from otc import pricing, services
 from otc.models import Channel, Order, Side, Status
