@@ -20,7 +20,9 @@ class SimChainTransfer(models.Model):
     source = models.ForeignKey(
         "wallets.Wallet", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    destination = models.ForeignKey("wallets.Wallet", on_delete=models.PROTECT, related_name="+")
+    destination = models.ForeignKey(
+        "wallets.Wallet", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     asset = models.CharField(max_length=8)
     amount = models.DecimalField(**AMOUNT)
     created_at = models.DateTimeField(db_index=True)
