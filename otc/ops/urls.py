@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import pricing_views, views
+from . import pricing_views, reconciliation_views, views
 
 app_name = "ops"
 
@@ -15,4 +15,16 @@ urlpatterns = [
     path("orders/<uuid:order_id>/", views.order_detail, name="order"),
     path("orders/<uuid:order_id>/approve/", views.order_approve, name="approve"),
     path("orders/<uuid:order_id>/reject/", views.order_reject, name="reject"),
+    path("reconciliation/", reconciliation_views.report_list, name="reconciliation"),
+    path("reconciliation/run/", reconciliation_views.report_run, name="reconciliation_run"),
+    path(
+        "reconciliation/<uuid:report_id>/",
+        reconciliation_views.report_detail,
+        name="reconciliation_report",
+    ),
+    path(
+        "reconciliation/breaks/<int:break_id>/resolve/",
+        reconciliation_views.break_resolve,
+        name="reconciliation_resolve",
+    ),
 ]
