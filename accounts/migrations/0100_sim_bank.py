@@ -31,7 +31,7 @@ def open_the_books(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0004_customer_spread_to_fee_schedule"),
+        ("accounts", "0005_kyc_and_daily_limit"),
     ]
 
     operations = [

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0100_sim_bank"),
-        ("otc", "0007_audit_entries"),
+        ("otc", "0008_price_protection"),
         ("wallets", "0100_sim_chain"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
