@@ -158,6 +158,8 @@ CELERY_TASK_ROUTES = {
     "otc.tasks.settle_pending_debits": {"queue": "settlement"},
     "otc.tasks.settle_approved_orders": {"queue": "settlement"},
     "otc.tasks.expire_quotes": {"queue": "settlement"},
+    "otc.tasks.advance_settlement": {"queue": "settlement"},
+    "otc.tasks.resume_settlement": {"queue": "settlement"},
     "otc.webhooks.tasks.deliver": {"queue": "webhooks"},
     "otc.webhooks.tasks.resume_deliveries": {"queue": "webhooks"},
 }
