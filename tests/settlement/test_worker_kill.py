@@ -1,7 +1,7 @@
 """kill -9 a real Celery worker (a separate process on Redis, on the test database) while the
 custodian is in the middle of collecting a sell's USDC: the custodian has done it, our ledger
-has not heard back. A fresh worker (the broker redelivers; the resume task would too) finishes the order; the
-custodian is not asked twice and the books agree."""
+has not heard back. A fresh worker (the broker redelivers; the resume task would too)
+finishes the order; the custodian records the collect once and the books agree."""
 
 import os
 import signal
