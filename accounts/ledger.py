@@ -94,10 +94,37 @@ def clearing_account(currency: str) -> LedgerAccount:
     return system_account(f"clearing:{currency}", currency, LedgerAccount.Kind.CLEARING)
 
 
+def deposit_reference(entry: JournalEntry) -> str:
+    """The provider-side reference of a deposit or withdrawal: its journal entry."""
+    return f"deposit:{entry.pk}"
+
+
 def deposit(account: LedgerAccount, amount: Decimal, *, description: str) -> JournalEntry:
-    """Money arriving from outside the desk (a bank transfer in, a chain deposit)."""
-    return post_entry(
-        legs=transfer_legs(external_account(account.currency), account, amount),
-        kind=JournalEntry.Kind.DEPOSIT,
-        description=description,
-    )
+    """Money arriving from outside the desk (a bank transfer in, a chain deposit). The
+    simulated provider of the account or wallet records it in its own books too, under
+    ``deposit:<entry id>``, so a day with deposits reconciles."""
+    from .providers import provider_credit
+
+    with transaction.atomic():
+        entry = post_entry(
+            legs=transfer_legs(external_account(account.currency), account, amount),
+            kind=JournalEntry.Kind.DEPOSIT,
+            description=description,
+        )
+        provider_credit(account, amount, deposit_reference(entry))
+    return entry
+
+
+def withdraw(account: LedgerAccount, amount: Decimal, *, description: str) -> JournalEntry:
+    """Money leaving the desk to the outside (a payout elsewhere, a chain withdrawal): the
+    reverse of ``deposit``, at the simulated provider too."""
+    from .providers import provider_debit
+
+    with transaction.atomic():
+        entry = post_entry(
+            legs=transfer_legs(account, external_account(account.currency), amount),
+            kind=JournalEntry.Kind.DEPOSIT,
+            description=description,
+        )
+        provider_debit(account, amount, deposit_reference(entry))
+    return entry

@@ -301,3 +301,6 @@ class FiatAccount(models.Model):
     @property
     def balance(self):
         return self.ledger_account.balance
+
+
+from .sim_models import SimBankBalance, SimBankTransfer  # noqa: E402, F401  (the simulated bank)

@@ -1,37 +1,32 @@
 """The fiat rail: the bank that holds customers' EUR accounts.
 
 Services post every movement to the desk's own ledger; the rail is the edge where the
-money really moves. The embedded ``SimulatedBank`` settles at once on the local ledger and
-can be switched into an outage (setting ``OTC_SIMULATE_FIAT_OUTAGE`` or, at run time for every
-process, ``manage.py simulate_outage fiat on``) so failure paths can be exercised.
+money really moves. ``FiatRail`` is what a real bank adapter implements: ``transfer``
+(idempotent by the caller's reference), ``lookup`` of a reference, ``balance`` and
+``statement`` from the bank's own records. The embedded ``SimulatedBank`` keeps those records
+in its own tables (``SimBankTransfer``/``SimBankBalance``, see ``accounts.simulated``), never
+reading the desk's ledger, so reconciliation can find where the two differ. It can be
+switched into an outage (setting ``OTC_SIMULATE_FIAT_OUTAGE`` or, at run time for every
+process, ``manage.py simulate_outage fiat on``) or made slow (``OTC_SIMULATE_FIAT_PAUSE_SECONDS``)
+so failure paths can be exercised.
 """
 
-import uuid
+from datetime import date
 from decimal import Decimal
 from typing import Protocol
 
-from django.conf import settings
-from django.core.cache import cache
-
 from .errors import ProviderUnavailable
-from .models import FiatAccount
-
-OUTAGE_CACHE_KEY = "otc:simulate-outage:{name}"
-
-
-def simulated_outage(name: str) -> bool:
-    """True when the simulated provider ``name`` (``custody`` or ``fiat``) must fail."""
-    if getattr(settings, f"OTC_SIMULATE_{name.upper()}_OUTAGE", False):
-        return True
-    return bool(cache.get(OUTAGE_CACHE_KEY.format(name=name)))
-
-
-def set_simulated_outage(name: str, on: bool) -> None:
-    key = OUTAGE_CACHE_KEY.format(name=name)
-    if on:
-        cache.set(key, True, timeout=None)
-    else:
-        cache.delete(key)
+from .models import FiatAccount, LedgerAccount, SimBankBalance, SimBankTransfer
+from .simulated import (  # noqa: F401  (re-exported: the switches and records live there)
+    OUTAGE_CACHE_KEY,
+    ProviderRecord,
+    ProviderRejected,
+    SimulatedBook,
+    Statement,
+    set_simulated_outage,
+    set_simulated_pause,
+    simulated_outage,
+)
 
 
 class FiatRail(Protocol):
@@ -39,18 +34,92 @@ class FiatRail(Protocol):
         self, *, source: FiatAccount, destination: FiatAccount, amount: Decimal, reference: str
     ) -> str:
         """Move ``amount`` between two accounts at the bank; returns the bank's reference.
-        Raises ``ProviderUnavailable`` when the bank cannot be reached."""
+        The same ``reference`` again returns the first answer and moves nothing. Raises
+        ``ProviderUnavailable`` when the bank cannot be reached (nothing moved) and
+        ``ProviderRejected`` when it refuses (nothing moved)."""
+        ...
+
+    def lookup(self, reference: str) -> ProviderRecord | None:
+        """The bank's record of the transfer made with ``reference``, or None."""
+        ...
+
+    def balance(self, account: FiatAccount) -> Decimal:
+        """The account's balance in the bank's books."""
+        ...
+
+    def statement(self, account: FiatAccount, day: date) -> Statement:
+        """The account's movements on ``day`` (the desk's time zone), opening and closing."""
         ...
 
 
-class SimulatedBank:
+class SimulatedBank(SimulatedBook):
+    name = "fiat"
+    prefix = "simbank_"
+    unavailable = "The bank is unavailable."
+    transfer_model = SimBankTransfer
+    balance_model = SimBankBalance
+
     def transfer(
         self, *, source: FiatAccount, destination: FiatAccount, amount: Decimal, reference: str
     ) -> str:
-        if simulated_outage("fiat"):
-            raise ProviderUnavailable("The bank is unavailable.")
-        return f"simbank_{uuid.uuid4().hex}"
+        if source.currency != destination.currency:
+            raise ProviderRejected("The accounts are in different currencies.")
+        return self._move(
+            source=source,
+            destination=destination,
+            asset=destination.currency,
+            amount=amount,
+            reference=reference,
+        )
+
+    def balance(self, account: FiatAccount) -> Decimal:
+        return self.holder_balance(account, account.currency)
+
+    def statement(self, account: FiatAccount, day: date) -> Statement:
+        return self.holder_statement(account, day, account.currency)
 
 
 def fiat_rail() -> FiatRail:
     return SimulatedBank()
+
+
+def provider_credit(ledger_account: LedgerAccount, amount: Decimal, reference: str) -> None:
+    _outside(ledger_account, amount, reference, "credit")
+
+
+def provider_debit(ledger_account: LedgerAccount, amount: Decimal, reference: str) -> None:
+    """Money leaving to the outside world from the resource of ``ledger_account`` (see
+    ``provider_credit``)."""
+    _outside(ledger_account, amount, reference, "debit")
+
+
+def _outside(ledger_account: LedgerAccount, amount: Decimal, reference: str, how: str) -> None:
+    """Money arriving from outside for the resource whose ledger account is
+    ``ledger_account`` (a fiat account at the bank, a wallet's holding at the custodian):
+    the simulated provider records it in its own books. Ledger accounts that live nowhere
+    outside the desk (clearing, fees) have no provider. Raises ``ProviderUnavailable``."""
+    from wallets.providers import custody, holding_of  # wallets builds on accounts
+
+    account = FiatAccount.objects.filter(ledger_account=ledger_account).first()
+    if account is not None:
+        provider, holder, asset = fiat_rail(), account, account.currency
+    else:
+        found = holding_of(ledger_account)
+        if found is None:
+            return
+        provider, (holder, asset) = custody(), found
+    if not hasattr(provider, how):
+        return  # a real provider: the movement is observed on its statement, not made
+    end = {"destination" if how == "credit" else "source": holder}
+    getattr(provider, how)(amount=amount, reference=reference, asset=asset, **end)
+
+
+__all__ = [
+    "FiatRail",
+    "ProviderRejected",
+    "ProviderUnavailable",
+    "SimulatedBank",
+    "fiat_rail",
+    "provider_credit",
+    "provider_debit",
+]

@@ -85,6 +85,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "otc.ops.context.reconciliation_alert",
             ],
         },
     },
@@ -157,6 +158,8 @@ CELERY_TASK_ROUTES = {
     "otc.tasks.settle_pending_debits": {"queue": "settlement"},
     "otc.tasks.settle_approved_orders": {"queue": "settlement"},
     "otc.tasks.expire_quotes": {"queue": "settlement"},
+    "otc.tasks.advance_settlement": {"queue": "settlement"},
+    "otc.tasks.resume_settlement": {"queue": "settlement"},
     "otc.webhooks.tasks.deliver": {"queue": "webhooks"},
     "otc.webhooks.tasks.resume_deliveries": {"queue": "webhooks"},
 }
@@ -178,6 +181,8 @@ CELERY_BEAT_SCHEDULE = {
     "settle-pending-debits": {"task": "otc.tasks.settle_pending_debits", "schedule": 15.0},
     "settle-approved-orders": {"task": "otc.tasks.settle_approved_orders", "schedule": 15.0},
     "purge-idempotency-keys": {"task": "otc.tasks.purge_idempotency_keys", "schedule": 3600.0},
+    "resume-settlement": {"task": "otc.tasks.resume_settlement", "schedule": 30.0},
+    "reconcile-daily": {"task": "otc.tasks.reconcile_daily", "schedule": 3600.0},
     "webhooks-resume-deliveries": {
         "task": "otc.webhooks.tasks.resume_deliveries",
         "schedule": 30.0,
@@ -372,6 +377,15 @@ OTC_SESSION_TOKEN_TTL = timedelta(minutes=env.int("OTC_SESSION_TOKEN_TTL_MINUTES
 # the custody or fiat-rail provider fail so the 502 paths can be exercised.
 OTC_SIMULATE_CUSTODY_OUTAGE = env.bool("OTC_SIMULATE_CUSTODY_OUTAGE", default=False)
 OTC_SIMULATE_FIAT_OUTAGE = env.bool("OTC_SIMULATE_FIAT_OUTAGE", default=False)
+# Seconds a simulated provider waits after recording a transfer (crash tests).
+OTC_SIMULATE_CUSTODY_PAUSE_SECONDS = env.float("OTC_SIMULATE_CUSTODY_PAUSE_SECONDS", default=0)
+OTC_SIMULATE_FIAT_PAUSE_SECONDS = env.float("OTC_SIMULATE_FIAT_PAUSE_SECONDS", default=0)
+# Settlement: how long a provider call may take (after that an unanswered call is known not to
+# land), and how long a step may stay open before the beat task resumes it.
+OTC_PROVIDER_CALL_TIMEOUT_SECONDS = env.int("OTC_PROVIDER_CALL_TIMEOUT_SECONDS", default=60)
+OTC_SETTLEMENT_RESUME_AFTER_SECONDS = env.int("OTC_SETTLEMENT_RESUME_AFTER_SECONDS", default=60)
+# The day reconciliation covers and the hour (desk time) the beat runs it for the day before.
+OTC_RECONCILE_HOUR = env.int("OTC_RECONCILE_HOUR", default=1)
 
 # --- Logging --------------------------------------------------------------------------------
 LOGGING = {

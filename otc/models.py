@@ -429,3 +429,10 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.subject} by {self.actor}"
+
+
+from .settlement_models import (  # noqa: E402, F401  (the money trail)
+    ProviderTransfer,
+    ReconciliationBreak,
+    ReconciliationReport,
+)

@@ -128,8 +128,29 @@ def quote_representation(order: Order, limits=None) -> dict:
     return body
 
 
+def _money_trail(order: Order) -> tuple[str | None, str | None]:
+    """The ledger entries that moved the order's money (annotated by the selectors; one
+    query for an order that was not read through them)."""
+    if not hasattr(order, "destination_transaction_id"):
+        from .selectors import money_trail
+
+        if order.confirmed_at is None:
+            return None, None  # nothing has moved
+        order.source_transaction_id, order.destination_transaction_id = (
+            Order.objects.filter(pk=order.pk)
+            .annotate(**money_trail())
+            .values_list("source_transaction_id", "destination_transaction_id")
+            .get()
+        )
+    return tuple(
+        str(value) if value else None
+        for value in (order.source_transaction_id, order.destination_transaction_id)
+    )
+
+
 def order_representation(order: Order, limits=None) -> dict:
     account_field, wallet_field = RESOURCE_FIELDS[order.side]
+    source_transaction, destination_transaction = _money_trail(order)
     body = {
         "id": str(order.pk),
         "status": order.status,
@@ -165,6 +186,8 @@ def order_representation(order: Order, limits=None) -> dict:
         "maxSlippageBps": order.max_slippage_bps,
         "approvalDeadlineAt": iso_ms(order.approval_deadline_at),
         "reviewExpiresAt": iso_ms(order.review_expires_at),
+        "sourceTransactionId": source_transaction,
+        "destinationTransactionId": destination_transaction,
     }
     if limits is not None:
         body["limits"] = limits_representation(limits)

@@ -3,19 +3,50 @@
 import uuid
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery, UUIDField
+from django.db.models.functions import Coalesce
 
 from accounts import money
 from accounts.errors import error
-from accounts.models import Customer
+from accounts.models import Customer, JournalEntry
 
-from .models import CustomerFeeSchedule, Order, Pair, Side
+from .models import CustomerFeeSchedule, Order, Pair, ProviderTransfer, Side
+
+
+def money_trail() -> dict:
+    """Annotations naming the ledger entries that moved an order's money:
+    ``source_transaction_id`` (the source leaving the customer: a buy's debit at confirm, a
+    sell's collect) and ``destination_transaction_id`` (the delivery)."""
+
+    def settled_step(step: str) -> Subquery:
+        return Subquery(
+            ProviderTransfer.objects.filter(
+                order=OuterRef("pk"), step=step, state=ProviderTransfer.State.SETTLED
+            ).values("journal_entry_id")[:1]
+        )
+
+    debit = Subquery(
+        JournalEntry.objects.filter(reference_id=OuterRef("pk"), kind=JournalEntry.Kind.ORDER_DEBIT)
+        .order_by("created_at")
+        .values("pk")[:1]
+    )
+    return {
+        "source_transaction_id": Coalesce(
+            debit, settled_step(ProviderTransfer.Step.COLLECT), output_field=UUIDField()
+        ),
+        "destination_transaction_id": settled_step(ProviderTransfer.Step.DELIVER),
+    }
 
 
 def customer_orders(
     customer: Customer, *, status: str | None = None, side: str | None = None
 ) -> QuerySet[Order]:
-    orders = Order.objects.filter(customer=customer).select_related("pair").prefetch_related("fees")
+    orders = (
+        Order.objects.filter(customer=customer)
+        .select_related("pair")
+        .prefetch_related("fees")
+        .annotate(**money_trail())
+    )
     if status:
         orders = orders.filter(status=status)
     if side:
@@ -38,6 +69,7 @@ def order_get(*, customer: Customer, order_id: uuid.UUID) -> Order:
     order = (
         Order.objects.select_related("pair")
         .prefetch_related("fees")
+        .annotate(**money_trail())
         .filter(customer=customer, pk=order_id)
         .first()
     )

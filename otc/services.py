@@ -22,9 +22,8 @@ from django_fsm import can_proceed
 
 from accounts import money
 from accounts.errors import DomainError, InsufficientFunds, ProviderUnavailable, error
-from accounts.ledger import clearing_account, post_entry, system_account, transfer_legs
+from accounts.ledger import clearing_account, post_entry, system_account
 from accounts.models import Asset, Customer, FiatAccount, JournalEntry, KycStatus, LedgerAccount
-from accounts.providers import fiat_rail
 from accounts.selectors import treasury_fiat_account
 from wallets.models import Wallet
 from wallets.providers import custody
@@ -597,6 +596,10 @@ def order_cancel(*, order_id: uuid.UUID, customer: Customer, actor: Actor) -> Or
             _refund_from_treasury(order, why="cancelled in price review")
             order.cancellation_code = "CUSTOMER_DECLINED_PRICE"
         _transition(order, order.cancel, actor)
+    if order.status == Status.CANCELLED:
+        from . import settlement
+
+        settlement.kick(order.pk)  # the refund step, if one was written
     return order
 
 
@@ -725,39 +728,12 @@ def order_confirm(
 
 
 def order_debit_settle(*, order_id: uuid.UUID) -> Order | None:
-    """The bank has the source: clearing -> treasury, and the order waits for approval."""
-    order = Order.objects.filter(pk=order_id).select_related("fiat_account").first()
-    if order is None or order.status != Status.DEBIT_PENDING:
-        return order
-    treasury = treasury_fiat_account(order.source_currency)
-    # The transfer reference makes the bank call idempotent if this runs twice.
-    fiat_rail().transfer(
-        source=order.fiat_account,
-        destination=treasury,
-        amount=order.source_amount,
-        reference=f"order:{order.pk}:debit",
-    )
-    with transaction.atomic():
-        order = _lock(order_id)
-        if order.status != Status.DEBIT_PENDING:
-            return order
-        post_entry(
-            legs=transfer_legs(
-                clearing_account(order.source_currency),
-                treasury.ledger_account,
-                order.source_amount - order.fee_total,
-            ),
-            kind=JournalEntry.Kind.DEBIT_SETTLED,
-            reference_id=order.pk,
-            description=f"Order {order.pk}: {order.source_currency} settled into the treasury",
-        )
-        _transition(
-            order,
-            order.settle_debit,
-            Actor.system("fiat-rail"),
-            reason="The bank settled the debit.",
-        )
-    return order
+    """The bank takes the buy's source into the treasury (a recorded step, see
+    ``otc.settlement``); then clearing -> treasury in the ledger and the order waits for
+    approval. Runs again harmlessly from wherever it stopped."""
+    from . import settlement
+
+    return settlement.advance(order_id)
 
 
 # --- operator decisions ---------------------------------------------------------------------
@@ -1023,28 +999,21 @@ def rejection_remediation(code: str) -> str:
 
 
 def _refund_from_treasury(order: Order, *, why: str) -> None:
-    """A collected source (a buy's EUR, now in the treasury) goes back to the customer: the
-    bank transfer, then the ledger entry, inside the caller's transaction."""
-    spec = SIDES[order.side]
-    if not spec.collects_at_confirm:
-        return
-    treasury = _treasury_resource(spec.source_kind, order.source_currency, order.wallet.network)
-    fiat_rail().transfer(
-        source=treasury,
-        destination=order.fiat_account,
-        amount=order.source_amount,
-        reference=f"order:{order.pk}:refund",
-    )
-    _refund_collected(
-        order,
-        held_in=treasury.ledger_account,
-        description=f"Order {order.pk} {why}: source refunded",
-    )
+    """A collected source (a buy's EUR, now in the treasury) goes back to the customer as a
+    recorded refund step (``otc.settlement``), written in the caller's transaction and called
+    after its commit: no bank call while the order's row is locked. Call
+    ``settlement.kick(order.pk)`` after the transaction to run it at once."""
+    from . import settlement
+
+    settlement.refund_start(order)
 
 
 def order_reject(*, order_id: uuid.UUID, actor: Actor, reason: str, code: str = "OTHER") -> Order:
     """Reject with a machine-readable code and a message the customer sees; a collected source
-    (a buy's EUR) goes back."""
+    (a buy's EUR) goes back (a refund step, run right after the rejection commits; retried by
+    a task while the bank is down)."""
+    from . import settlement
+
     reason = (reason or "").strip()
     if not reason:
         raise error("REASON_REQUIRED", 400, "A rejection needs a reason.")
@@ -1068,6 +1037,7 @@ def order_reject(*, order_id: uuid.UUID, actor: Actor, reason: str, code: str = 
         order.rejection_reason = reason
         order.rejection_code = code
         _transition(order, order.reject, actor, reason=reason)
+    settlement.kick(order.pk)
     return order
 
 
@@ -1098,102 +1068,33 @@ def orders_sweep(*, now=None, batch_size: int = 200) -> int:
             _refund_from_treasury(order, why="cancelled by the desk")
             order.cancellation_code = code
             _transition(order, order.cancel_by_desk, actor, reason=f"[{code}] {reason}")
+    from . import settlement
+
+    for order in orders:
+        settlement.kick(order.pk)  # the refund steps, now that the cancellations committed
     return len(orders)
 
 
 # --- settlement -----------------------------------------------------------------------------
+# The provider steps themselves live in ``otc.settlement``; these are the entry points.
 
 
 def order_settle(*, order_id: uuid.UUID) -> Order | None:
-    """Deliver an approved order and complete it. Raises ``ProviderUnavailable`` (the task
-    retries); an order that can no longer settle (funds gone) fails with its reason."""
-    with transaction.atomic():
-        order = _lock(order_id)
-        if order.status != Status.APPROVED:
-            return order
-        try:
-            with transaction.atomic():
-                _deliver(order)
-        except InsufficientFunds:
-            failed = True
-            reason = "Settlement impossible: insufficient funds to settle the order."
-        else:
-            failed = False
-        if not failed:
-            order.completed_at = timezone.now()
-            _transition(order, order.complete, Actor.system("settlement"), reason="Settled.")
-            return order
-    return order_fail(order_id=order_id, reason=reason)
+    """Deliver an approved order and complete it: (a sell's collect, then) the delivery, each
+    a recorded provider step. Raises ``ProviderUnavailable`` (the task retries); an order that
+    can no longer settle (funds gone, the provider refused) fails and is refunded."""
+    from . import settlement
 
-
-def _provider_transfer(kind: str, **transfer) -> str:
-    return (fiat_rail() if kind == FIAT else custody()).transfer(**transfer)
-
-
-def _deliver(order: Order) -> None:
-    """Collect the source if it is still with the customer (a sell), then pay out the
-    destination from the treasury: the provider calls, then one journal entry."""
-    spec = SIDES[order.side]
-    network = order.wallet.network
-    wallet = Wallet.objects.select_related("ledger_account").get(pk=order.wallet_id)
-    account = FiatAccount.objects.select_related("ledger_account").get(pk=order.fiat_account_id)
-    resource = {FIAT: account, WALLET: wallet}
-    legs = []
-    if not spec.collects_at_confirm:
-        treasury_source = _treasury_resource(spec.source_kind, order.source_currency, network)
-        _provider_transfer(
-            spec.source_kind,
-            source=resource[spec.source_kind],
-            destination=treasury_source,
-            amount=order.source_amount,
-            reference=f"order:{order.pk}:collect",
-        )
-        legs += _collect_legs(order, _ledger_of(treasury_source, order.source_currency))
-    treasury_destination = _treasury_resource(
-        spec.destination_kind, order.destination_currency, network
-    )
-    _provider_transfer(
-        spec.destination_kind,
-        source=treasury_destination,
-        destination=resource[spec.destination_kind],
-        amount=order.final_destination_amount,
-        reference=f"order:{order.pk}:deliver",
-    )
-    legs += transfer_legs(
-        _ledger_of(treasury_destination, order.destination_currency),
-        order.destination_ledger_account,
-        order.final_destination_amount,
-    )
-    post_entry(
-        legs=legs,
-        kind=JournalEntry.Kind.ORDER_SETTLEMENT,
-        reference_id=order.pk,
-        description=f"Order {order.pk}: {order.destination_currency} delivered",
-    )
+    return settlement.advance(order_id)
 
 
 def order_fail(*, order_id: uuid.UUID, reason: str) -> Order | None:
-    """A provider failure the desk cannot recover from: the order fails and a collected
-    source is refunded from wherever it sits (clearing before the bank settled, treasury
-    after)."""
-    with transaction.atomic():
-        order = _lock(order_id)
-        if not can_proceed(order.fail):
-            return order
-        spec = SIDES[order.side]
-        if spec.collects_at_confirm:
-            held_in = (
-                clearing_account(order.source_currency)
-                if order.status == Status.DEBIT_PENDING
-                else _treasury_ledger(spec.source_kind, order.source_currency, order.wallet.network)
-            )
-            _refund_collected(
-                order, held_in=held_in, description=f"Order {order.pk} failed: source refunded"
-            )
-        order.failure_reason = reason
-        _transition(order, order.fail, Actor.system("settlement"), reason=reason)
-    logger.warning("order %s failed: %s", order.pk, reason)
-    return order
+    """A provider failure the desk cannot recover from: open steps are settled (if the
+    provider did them) or voided, the order fails and a collected source is refunded from
+    wherever it sits (clearing before the bank settled, treasury after)."""
+    from . import settlement
+
+    return settlement.fail(order_id, reason)
 
 
 # --- manual prices ---------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Celery tasks: each loads by primary key and calls one service, so running twice is
 harmless. Provider outages are retried with exponential backoff and jitter; when retries run
-out the order fails (and a buy's EUR is refunded)."""
+out the order fails (and a buy's EUR is refunded). Settlement resumes from its recorded
+provider steps (``otc.settlement``): a task killed mid-step is simply run again."""
 
 import logging
 from datetime import timedelta
@@ -55,6 +56,40 @@ def settle_order_debit(order_id: str) -> str | None:
 def settle_order(order_id: str) -> str | None:
     order = services.order_settle(order_id=order_id)
     return order.status if order else None
+
+
+@shared_task(base=SettlementTask, **RETRY)
+def advance_settlement(order_id: str) -> str | None:
+    """Whatever step the order needs next (a refund after a rejection, say)."""
+    from . import settlement
+
+    order = settlement.advance(order_id)
+    return order.status if order else None
+
+
+@shared_task
+def resume_settlement() -> int:
+    """Safety net for steps left ``pending`` or ``sent`` (a worker died mid-call, a task was
+    lost): run each such order's settlement again; the provider answers a repeated reference
+    with its first answer, so nothing moves twice."""
+    from django.conf import settings
+
+    from . import settlement
+
+    ids = settlement.open_transfers_older_than(settings.OTC_SETTLEMENT_RESUME_AFTER_SECONDS)
+    for order_id in ids:
+        advance_settlement.delay(str(order_id))
+    return len(ids)
+
+
+@shared_task
+def reconcile_daily() -> str | None:
+    """Once a day (the beat asks hourly; the first run after ``OTC_RECONCILE_HOUR`` desk time
+    does it): reconcile yesterday, unless it has a report already."""
+    from . import reconciliation
+
+    report = reconciliation.reconcile_yesterday_if_due()
+    return str(report.pk) if report else None
 
 
 @shared_task

@@ -93,3 +93,6 @@ class WalletHolding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.wallet} {self.asset_id}"
+
+
+from .sim_models import SimChainBalance, SimChainTransfer  # noqa: E402, F401  (the simulated custodian)

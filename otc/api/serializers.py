@@ -383,6 +383,15 @@ class OrderOutput(serializers.Serializer):
     approvalDeadlineAt = serializers.DateTimeField(allow_null=True)
     reviewExpiresAt = serializers.DateTimeField(allow_null=True)
     limits = LimitsOutput(required=False)
+    sourceTransactionId = serializers.UUIDField(
+        allow_null=True,
+        help_text="The ledger entry that took the source from the customer (a buy's debit at "
+        "confirm, a sell's collect at settlement); null until it exists.",
+    )
+    destinationTransactionId = serializers.UUIDField(
+        allow_null=True,
+        help_text="The ledger entry that delivered the destination; null until delivery.",
+    )
 
 
 class PairSideOutput(serializers.Serializer):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import customer_views, pricing_views, views
+from . import customer_views, pricing_views, reconciliation_views, views
 
 app_name = "ops"
 
@@ -18,4 +18,16 @@ urlpatterns = [
     path("customers/", customer_views.customer_list, name="customers"),
     path("customers/<uuid:customer_id>/", customer_views.customer_detail, name="customer"),
     path("customers/<uuid:customer_id>/kyc/", customer_views.customer_kyc, name="customer_kyc"),
+    path("reconciliation/", reconciliation_views.report_list, name="reconciliation"),
+    path("reconciliation/run/", reconciliation_views.report_run, name="reconciliation_run"),
+    path(
+        "reconciliation/<uuid:report_id>/",
+        reconciliation_views.report_detail,
+        name="reconciliation_report",
+    ),
+    path(
+        "reconciliation/breaks/<int:break_id>/resolve/",
+        reconciliation_views.break_resolve,
+        name="reconciliation_resolve",
+    ),
 ]

@@ -41,3 +41,13 @@ def age(value: timedelta | None) -> str:
         return f"{hours}h {minutes:02d}m"
     days, hours = divmod(hours, 24)
     return f"{days}d {hours}h"
+
+
+@register.simple_tag
+def provider_transfers(order) -> list:
+    """The order's provider steps (bank and custody calls) in the order they were written."""
+    return list(
+        order.provider_transfers.select_related(
+            "source_account", "source_wallet", "destination_account", "destination_wallet"
+        ).order_by("created_at")
+    )

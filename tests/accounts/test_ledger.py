@@ -394,16 +394,16 @@ class TestOrderMoneyTrail:
         order.refresh_from_db()
         assert order.status == Status.COMPLETED
         usdc, eur = Decimal("500.000000"), order.final_destination_amount
+        # Two provider steps, two entries: the custodian's collect, then the bank's payout.
         assert trail(order) == [
             (
                 Kind.ORDER_SETTLEMENT,
-                {
-                    acme.wallet.ledger_account_id: -usdc,
-                    desk["usdc"].ledger_account_id: usdc,
-                    desk["eur"].ledger_account_id: -eur,
-                    acme.eur_master.ledger_account_id: eur,
-                },
-            )
+                {acme.wallet.ledger_account_id: -usdc, desk["usdc"].ledger_account_id: usdc},
+            ),
+            (
+                Kind.ORDER_SETTLEMENT,
+                {desk["eur"].ledger_account_id: -eur, acme.eur_master.ledger_account_id: eur},
+            ),
         ]
 
     def test_a_rejected_buy_is_refunded(

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.ledger import external_account, post_entry, transfer_legs
+from accounts.ledger import external_account, post_entry, transfer_legs, withdraw
 from accounts.models import FiatAccount, JournalEntry, LedgerAccount
 from otc.models import IdempotencyRecord, Order, Status
 from otc.services import quotes_expire
@@ -305,13 +305,9 @@ def test_sell_confirm_when_the_wallet_no_longer_covers_the_amount(acme, desk):
         acme, sell_body(acme, "400.000000", sourceUtilaWalletId=str(acme.wallet_secondary.pk))
     )
     quote_id = response.json()["data"]["quoteId"]
-    post_entry(
-        legs=transfer_legs(
-            Wallet.objects.get(pk=acme.wallet_secondary.pk).ledger_account,
-            external_account("USDC"),
-            Decimal("100.000001"),
-        ),
-        kind=JournalEntry.Kind.DEPOSIT,
+    withdraw(  # on chain and in the books
+        Wallet.objects.get(pk=acme.wallet_secondary.pk).ledger_account,
+        Decimal("100.000001"),
         description="withdrawn elsewhere",
     )
     err = assert_error(confirm(acme, quote_id, side="sell"), 422, "SOURCE_WALLET_INSUFFICIENT")

@@ -77,6 +77,8 @@ def test_buy_order_representation(acme):
         },
         "rejection": None,
         "cancellationCode": None,
+        "sourceTransactionId": None,
+        "destinationTransactionId": None,
         "maxSlippageBps": 100,
         "approvalDeadlineAt": None,
         "reviewExpiresAt": None,
@@ -121,6 +123,8 @@ def test_sell_order_representation(acme):
         "approvalDeadlineAt": None,
         "reviewExpiresAt": None,
         "limits": FRESH_LIMITS,
+        "sourceTransactionId": None,
+        "destinationTransactionId": None,
     }
 
 

@@ -56,6 +56,8 @@ ORDER_FIELDS_COMMON = {
     "approvalDeadlineAt",
     "reviewExpiresAt",
     "limits",
+    "sourceTransactionId",
+    "destinationTransactionId",
 }
 BUY_ORDER_FIELDS = ORDER_FIELDS_COMMON | {"sourceFrAccountId", "destinationUtilaWalletId"}
 SELL_ORDER_FIELDS = ORDER_FIELDS_COMMON | {"sourceUtilaWalletId", "destinationFrAccountId"}

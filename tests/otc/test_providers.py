@@ -7,8 +7,6 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from accounts.errors import DomainError, ProviderUnavailable
-from accounts.ledger import post_entry, transfer_legs
-from accounts.models import JournalEntry, LedgerAccount
 from accounts.providers import SimulatedBank, fiat_rail, set_simulated_outage, simulated_outage
 from otc import pricing, services
 from otc.models import Channel, Order, Side, Status
@@ -213,12 +211,12 @@ def test_a_sell_confirm_during_a_custody_outage_changes_nothing(acme, settings, 
 @pytest.mark.django_db
 def test_a_sell_confirm_refuses_when_the_live_balance_no_longer_covers_it(acme, sell_quote):
     order = sell_quote(acme, "100000.000000")
-    post_entry(
-        legs=transfer_legs(
-            acme.wallet.ledger_account, acme.wallet_secondary.ledger_account, Decimal("0.000001")
-        ),
-        kind=JournalEntry.Kind.DEPOSIT,
-        description="moved one micro-USDC away",
+    # The customer moves one micro-USDC away on chain: the custodian's books change.
+    custody().transfer(
+        source=acme.wallet,
+        destination=acme.wallet_secondary,
+        amount=Decimal("0.000001"),
+        reference="moved-away",
     )
     with pytest.raises(DomainError) as caught:
         services.order_confirm(
@@ -227,6 +225,4 @@ def test_a_sell_confirm_refuses_when_the_live_balance_no_longer_covers_it(acme, 
     assert caught.value.code == "SOURCE_WALLET_INSUFFICIENT"
     assert caught.value.details == {"available": "99999.999999"}
     assert Order.objects.get(pk=order.pk).status == Status.QUOTED
-    assert LedgerAccount.objects.get(pk=acme.wallet.ledger_account_id).balance == Decimal(
-        "99999.999999"
-    )
+    assert custody().balance(acme.wallet) == Decimal("99999.999999")

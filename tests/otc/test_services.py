@@ -15,7 +15,7 @@ from accounts.errors import DomainError, ProviderUnavailable
 from accounts.ledger import clearing_account, post_entry, transfer_legs
 from accounts.models import JournalEntry, LedgerAccount
 from otc import services, tasks
-from otc.models import Channel, IdempotencyRecord, Order, Status
+from otc.models import Channel, IdempotencyRecord, Order, ProviderTransfer, Status
 
 pytestmark = pytest.mark.django_db
 
@@ -213,17 +213,26 @@ def test_a_rejection_needs_a_reason(acme, desk, operator, django_capture_on_comm
     assert Order.objects.get(pk=quote["quoteId"]).status == Status.PENDING_APPROVAL
 
 
-def test_a_rejection_while_the_bank_is_down_changes_nothing(
+def test_a_rejection_while_the_bank_is_down_is_recorded_and_refunded_when_the_bank_is_back(
     acme, desk, operator, settings, django_capture_on_commit_callbacks
 ):
+    # The refund is a recorded step called after the rejection commits (no bank call under
+    # the order's lock): a bank outage delays the refund, never the decision.
     quote = api_quote(acme, buy_body(acme))
     api_confirm(acme, quote, django_capture_on_commit_callbacks)
     master = balance(acme.eur_master)
     settings.OTC_SIMULATE_FIAT_OUTAGE = True
-    with pytest.raises(ProviderUnavailable):
-        services.order_reject(order_id=quote["quoteId"], actor=ops(operator), reason="No.")
-    assert Order.objects.get(pk=quote["quoteId"]).status == Status.PENDING_APPROVAL
+    order = services.order_reject(order_id=quote["quoteId"], actor=ops(operator), reason="No.")
+    assert order.status == Status.REJECTED
     assert balance(acme.eur_master) == master
+    refund = ProviderTransfer.objects.get(order=order, step="refund")
+    assert (refund.state, refund.attempts > 0) == ("pending", True)
+
+    settings.OTC_SIMULATE_FIAT_OUTAGE = False
+    assert tasks.advance_settlement(quote["quoteId"]) == Status.REJECTED
+    assert balance(acme.eur_master) == master + Decimal("1000.00")
+    refund.refresh_from_db()
+    assert refund.state == "settled" and refund.provider_reference.startswith("simbank_")
 
 
 # --- provider failures ----------------------------------------------------------------------
