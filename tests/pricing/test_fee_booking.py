@@ -37,10 +37,13 @@ def balance(account: LedgerAccount) -> Decimal:
 
 
 def postings(order_id, kind) -> dict[str, Decimal]:
-    entry = JournalEntry.objects.get(reference_id=order_id, kind=kind)
-    return {
-        p.ledger_account.code: p.amount for p in entry.postings.select_related("ledger_account")
-    }
+    """Every posting of the order's entries of ``kind`` (a sell settles in two: collect, then
+    pay out), by ledger account code."""
+    found: dict[str, Decimal] = {}
+    for entry in JournalEntry.objects.filter(reference_id=order_id, kind=kind):
+        for p in entry.postings.select_related("ledger_account"):
+            found[p.ledger_account.code] = found.get(p.ledger_account.code, 0) + p.amount
+    return found
 
 
 def quote_and_confirm(world, body: dict, capture, execute=True) -> dict:

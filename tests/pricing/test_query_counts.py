@@ -22,10 +22,11 @@ pytestmark = pytest.mark.django_db
 
 QUOTE = "/api/v1/otc-exchanges/quote"
 ORDERS = "/api/v1/otc-exchanges"
-CEILINGS = {"buy": {"quote": 16, "confirm": 34}, "sell": {"quote": 17, "confirm": 27}}
+# Settlement steps (issue 11) add one statement to confirm: the debit's provider-transfer record.
+CEILINGS = {"buy": {"quote": 16, "confirm": 35}, "sell": {"quote": 17, "confirm": 28}}
 # A buy with fees books a third leg at confirm: the fee-income account's lookup and its balance
 # update. The lines themselves are one insert and one read however many there are.
-WITH_FEES = {"buy": {"quote": 16, "confirm": 36}, "sell": {"quote": 17, "confirm": 27}}
+WITH_FEES = {"buy": {"quote": 16, "confirm": 37}, "sell": {"quote": 17, "confirm": 28}}
 
 
 def body(world, side: str, fixed: str = "source") -> dict:
