@@ -164,6 +164,13 @@ def _ledger_collected_at_confirm(order: Order) -> bool:
 
 # --- what each step writes to the ledger and does to the order -------------------------------
 
+# How a refund's ledger entry names what ended the order (the step's reference is on its row).
+REFUND_WHY = {
+    Status.REJECTED: "rejected",
+    Status.FAILED: "failed",
+    Status.CANCELLED: "cancelled",
+}
+
 
 def _ledger_entry(order: Order, transfer: ProviderTransfer) -> JournalEntry:
     step, asset = transfer.step, transfer.asset
@@ -184,12 +191,15 @@ def _ledger_entry(order: Order, transfer: ProviderTransfer) -> JournalEntry:
         kind, text = JournalEntry.Kind.ORDER_SETTLEMENT, f"{asset} delivered"
     else:
         legs = services._refund_legs(order, _ledger_of(transfer.source, asset))
-        kind, text = JournalEntry.Kind.REFUND, "source refunded"
+        why = REFUND_WHY.get(order.status, order.status)
+        return post_entry(
+            legs=legs,
+            kind=JournalEntry.Kind.REFUND,
+            reference_id=order.pk,
+            description=f"Order {order.pk} {why}: source refunded",
+        )
     return post_entry(
-        legs=legs,
-        kind=kind,
-        reference_id=order.pk,
-        description=f"Order {order.pk}: {text} ({transfer.reference})",
+        legs=legs, kind=kind, reference_id=order.pk, description=f"Order {order.pk}: {text}"
     )
 
 
