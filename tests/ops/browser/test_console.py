@@ -102,7 +102,7 @@ def test_operator_rejects_with_a_reason(live_server, open_tab, artifacts, acme):
 
     expect(page.get_by_test_id("order-status")).to_have_text("Rejected")
     expect(page.get_by_test_id("rejection-reason")).to_have_text("Source of funds not evidenced")
-    expect(page.get_by_text(f"Order {order.pk}: source refunded")).to_be_visible()
+    expect(page.get_by_text(f"Order {order.pk} rejected: source refunded")).to_be_visible()
     page.screenshot(path=str(artifacts / "ops-order-rejected.png"), full_page=True)
 
     page.get_by_role("link", name="Approval queue").first.click()
