@@ -32,10 +32,10 @@ def source_currency(side: str) -> str:
     return money.EUR if side == Side.BUY else money.USDC
 
 
-def _limits(customer, currency: str):
+def _limits(customer, currency: str, pair):
     """The EUR/USDC pair's limits for the side whose source is ``currency``."""
     side = Side.BUY if currency == money.EUR else Side.SELL
-    return services.source_limits(customer, services.pair_get(services.DEFAULT_PAIR), side)
+    return services.source_limits(customer, pair, side)
 
 
 class QuoteForm(forms.Form):
@@ -76,6 +76,7 @@ class QuoteForm(forms.Form):
     def __init__(self, *args, customer: Customer, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.customer = customer
+        self.pair = services.pair_get(services.DEFAULT_PAIR)  # read once per form
         self.accounts = list(eligible_fiat_accounts(customer))
         self.wallets = list(eligible_wallets(customer))
         self.fields["fiat_account"].choices = [
@@ -118,7 +119,7 @@ class QuoteForm(forms.Form):
         )
 
     def limits_text(self, currency: str) -> str:
-        low, high = _limits(self.customer, currency)
+        low, high = _limits(self.customer, currency, self.pair)
         return (
             f"In {currency}, up to {money.PRECISION[currency]} decimals, between "
             f"{numbers.format_amount(low, currency)} and {numbers.format_amount(high, currency)}."
@@ -129,7 +130,7 @@ class QuoteForm(forms.Form):
         """Per currency, what the browser script shows when the side switches."""
         result = {}
         for currency in (money.EUR, money.USDC):
-            low, high = _limits(self.customer, currency)
+            low, high = _limits(self.customer, currency, self.pair)
             result[currency] = {
                 "decimals": str(money.PRECISION[currency]),
                 "min": numbers.format_amount(low, currency),
@@ -150,7 +151,7 @@ class QuoteForm(forms.Form):
             except money.AmountError as exc:
                 self.add_error("amount", str(exc))
                 return data
-            low, high = _limits(self.customer, currency)
+            low, high = _limits(self.customer, currency, self.pair)
             if not low <= amount <= high:
                 self.add_error(
                     "amount",
