@@ -82,6 +82,9 @@ def desk_env(args: argparse.Namespace) -> dict[str, str]:
         "DEBUG": "false",
         "SECRET_KEY": "bench-only-not-a-secret-0123456789abcdefghijklmnopqrstuvwxyz",
         "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+        # Plain http on loopback: production's https redirect would answer every request 301.
+        "SECURE_SSL_REDIRECT": "false",
+        "SECURE_COOKIES": "false",
         "DATABASE_URL": f"{args.server}/{args.database}",
         "REDIS_URL": args.redis_url,
         "CELERY_TASK_ALWAYS_EAGER": "false",
@@ -264,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
                 say(f"{f'({name}) quote+confirm flows/s':<36}{summary[name]:>10.1f}")
                 say(f"{f'({name}) ratio flow/floor':<36}{summary[f'{name}_ratio']:>10.3f}")
             if "a" in summary and "b" in summary:
-                summary["b_over_a"] = summary["b"] / summary["a"]
+                summary["b_over_a"] = summary["b"] / summary["a"] if summary["a"] else 0.0
                 say(f"{'(b)/(a) flows/s':<36}{summary['b_over_a']:>10.3f}")
             say(
                 "client CPU (cores) / machine busy: "

@@ -73,11 +73,14 @@ def _quoted(name: str) -> str:
 
 def _child_tables() -> list[tuple[type, str]]:
     """The models of the ``otc`` app that hang off an order (its timeline, fee lines...), with
-    the column pointing at the order."""
+    the column pointing at the order. Rows with a unique business key of their own (a provider
+    transfer's idempotent reference) cannot be copied as they are and are left out: the order
+    list does not read them."""
     children = []
     for rel in Order._meta.related_objects:
         model = rel.related_model
-        if rel.one_to_many and model._meta.app_label == Order._meta.app_label:
+        unique_keys = [f for f in model._meta.concrete_fields if f.unique and not f.primary_key]
+        if rel.one_to_many and model._meta.app_label == Order._meta.app_label and not unique_keys:
             children.append((model, rel.field.column))
     return children
 
