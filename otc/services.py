@@ -23,7 +23,15 @@ from django_fsm import can_proceed
 from accounts import money
 from accounts.errors import DomainError, InsufficientFunds, ProviderUnavailable, error
 from accounts.ledger import clearing_account, post_entry, system_account
-from accounts.models import Asset, Customer, FiatAccount, JournalEntry, KycStatus, LedgerAccount
+from accounts.models import (
+    Asset,
+    Customer,
+    FiatAccount,
+    JournalEntry,
+    KycStatus,
+    LedgerAccount,
+    Posting,
+)
 from accounts.selectors import treasury_fiat_account
 from wallets.models import Wallet
 from wallets.providers import custody
@@ -152,7 +160,15 @@ def _resolve_fiat(
         .filter(pk=account_id, customer=customer, is_treasury=False)
         .first()
     )
-    if account is None:
+    return _check_fiat(customer, account, currency, role)
+
+
+def _check_fiat(
+    customer: Customer, account: FiatAccount | None, currency: str, role: str
+) -> FiatAccount:
+    """``account`` (already read) is usable for ``role``: the customer's own, not the desk's,
+    in ``currency`` and active; else the seed's error for the role."""
+    if account is None or account.customer_id != customer.pk or account.is_treasury:
         raise _refuse(FIAT, role, "missing")
     if account.currency != currency:
         raise _refuse(FIAT, role, "currency", currency, currency=account.currency)
@@ -167,11 +183,31 @@ def _resolve_wallet(customer: Customer, wallet_id: uuid.UUID, asset: Asset, role
         .filter(pk=wallet_id, customer=customer, is_treasury=False)
         .first()
     )
-    if wallet is None:
+    return _check_wallet(customer, wallet, asset, role)
+
+
+def _check_wallet(customer: Customer, wallet: Wallet | None, asset: Asset, role: str) -> Wallet:
+    if wallet is None or wallet.customer_id != customer.pk or wallet.is_treasury:
         raise _refuse(WALLET, role, "missing")
     if not wallet.can_hold(asset):
         raise _refuse(WALLET, role, "address", asset.code)
     return wallet
+
+
+def _check_order_resources(order: Order) -> None:
+    """The account and wallet an order was quoted with (read with it) are still usable, with
+    the same errors as at the quote, source first; no query."""
+    pair = order.pair
+    assets = {pair.base_asset_id: pair.base_asset, pair.quote_asset_id: pair.quote_asset}
+    spec = SIDES[order.side]
+    for role, kind, code in (
+        ("source", spec.source_kind, order.source_currency),
+        ("destination", spec.destination_kind, order.destination_currency),
+    ):
+        if kind == FIAT:
+            _check_fiat(order.customer, order.fiat_account, code, role)
+        else:
+            _check_wallet(order.customer, order.wallet, assets[code], role)
 
 
 @dataclass(frozen=True)
@@ -447,18 +483,24 @@ def desk_day_start(now=None):
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def daily_limits(customer: Customer) -> DailyLimits:
+def daily_limits(customer: Customer, *, excluding: uuid.UUID | None = None) -> DailyLimits:
     """What the customer may still confirm today: orders confirmed since the desk's midnight
-    that are live or done count (cancelled, rejected and failed ones give their room back)."""
-    used = Order.objects.filter(
+    that are live or done count (cancelled, rejected and failed ones give their room back).
+    ``excluding``: an order not to count (the one being confirmed)."""
+    orders = Order.objects.filter(
         customer=customer, confirmed_at__gte=desk_day_start(), status__in=COUNTS_AGAINST_LIMIT
-    ).aggregate(total=Sum("eur_equivalent"))["total"] or Decimal(0)
+    )
+    if excluding is not None:
+        orders = orders.exclude(pk=excluding)
+    used = orders.aggregate(total=Sum("eur_equivalent"))["total"] or Decimal(0)
     maximum = customer.daily_limit_eur or settings.OTC_DAILY_LIMIT_EUR
     return DailyLimits(daily_max=maximum, daily_used=used)
 
 
-def _check_daily_limit(customer: Customer, eur_equivalent: Decimal) -> DailyLimits:
-    limits = daily_limits(customer)
+def _check_daily_limit(
+    customer: Customer, eur_equivalent: Decimal, *, excluding: uuid.UUID | None = None
+) -> DailyLimits:
+    limits = daily_limits(customer, excluding=excluding)
     if eur_equivalent > limits.daily_remaining:
         raise error(
             "DAILY_LIMIT_EXCEEDED",
@@ -661,22 +703,26 @@ def order_confirm(
     treasury) with its fees; a wallet source (a sell) moves nothing until approval.
     ``max_slippage_bps``: how much worse than quoted the customer accepts at approval."""
     _check_kyc(customer)
-    current = (
-        Order.objects.select_related("pair__base_asset", "pair__quote_asset", "wallet")
-        .filter(pk=order_id, customer=customer)
-        .first()
-    )
-    if current is None:
-        raise order_not_found()
-    pair = current.pair
-    if current.status in OPEN_QUOTE:
-        # Resources may have changed since the quote; custody is asked before any lock is
-        # taken (no provider I/O while a row is held).
-        _resolve_resources(customer, pair, current.side, current.fiat_account_id, current.wallet_id)
-        if not SIDES[current.side].collects_at_confirm:
-            _check_wallet_covers(current.wallet, current.source_currency, current.source_amount)
-    with transaction.atomic():
-        order = _lock(order_id, customer)
+    checked = False
+    requested = SIDES.get(side)
+    if requested is not None and not requested.collects_at_confirm:
+        # A wallet source: custody is asked for the live balance before any lock is taken
+        # (no provider I/O while a row is held), so the order is read once unlocked first.
+        current = _orders_with_resources().filter(pk=order_id, customer=customer).first()
+        if current is None:
+            raise order_not_found()
+        if current.status in OPEN_QUOTE:
+            _check_order_resources(current)
+            if not SIDES[current.side].collects_at_confirm:
+                _check_wallet_covers(current.wallet, current.source_currency, current.source_amount)
+        checked = True
+    # No savepoint: a refusal below rolls back the caller's transaction as a whole (the
+    # idempotency store's, which then records the refusal), or this one when there is none.
+    with transaction.atomic(savepoint=False):
+        order = _lock_with_resources(order_id, customer)
+        if order.status in OPEN_QUOTE and not checked:
+            # Resources may have changed since the quote (read with the order: no query).
+            _check_order_resources(order)
         if side != order.side:
             raise error(
                 "SIDE_MISMATCH",
@@ -697,34 +743,84 @@ def order_confirm(
                 f"An order in status {order.status} cannot be confirmed.",
                 status=order.status,
             )
-        # The customer's row serialises their confirms, so two at once cannot together pass
-        # the daily limit. FOR NO KEY UPDATE: rows that merely reference the customer (the
-        # idempotency record, the timeline) take KEY SHARE locks, which this does not wait on.
-        Customer.objects.select_for_update(no_key=True).filter(pk=customer.pk).first()
-        _check_daily_limit(customer, order.eur_equivalent)
         if max_slippage_bps is not None:
             order.max_slippage_bps = max_slippage_bps
-        order.approval_deadline_at = timezone.now() + timedelta(
-            minutes=settings.OTC_APPROVAL_SLA_MINUTES
-        )
+        now = timezone.now()
+        order.approval_deadline_at = now + timedelta(minutes=settings.OTC_APPROVAL_SLA_MINUTES)
+        order.confirmed_at = now
+        # The debit's entry id is known before it is posted, so the order's representation
+        # (the outbox event) names it without reading it back.
+        debit_id = uuid.uuid4() if spec.collects_at_confirm else None
+        order.source_transaction_id = debit_id
+        order.destination_transaction_id = None
+        # The shared rows are locked last, so each is held for as few statements as possible:
+        # the order moves first (its own row), then the customer's row and the ledger rows.
+        _transition(order, transition, actor)
+        # The customer's row serialises their confirms, so two at once cannot together pass
+        # the daily limit: the day's total is read after the lock (a fresh snapshot), without
+        # this order, whose row already says confirmed. FOR NO KEY UPDATE: rows that merely
+        # reference the customer (the idempotency record, the timeline) take KEY SHARE locks,
+        # which this does not wait on.
+        Customer.objects.select_for_update(no_key=True).filter(pk=customer.pk).first()
+        _check_daily_limit(customer, order.eur_equivalent, excluding=order.pk)
         if spec.collects_at_confirm:
             try:
                 post_entry(
-                    legs=_collect_legs(order, clearing_account(order.source_currency)),
+                    legs=_collect_legs(
+                        order, clearing_account(order.source_currency, owner=customer.pk)
+                    ),
                     kind=JournalEntry.Kind.ORDER_DEBIT,
                     reference_id=order.pk,
+                    entry_id=debit_id,
                     description=f"Order {order.pk}: {order.source_currency} debited "
                     "from the customer (fees to fee income)",
                 )
             except InsufficientFunds:
                 raise _source_insufficient(order) from None
-        order.confirmed_at = timezone.now()
-        _transition(order, transition, actor)
-        if spec.collects_at_confirm:
             from .tasks import settle_order_debit
 
             settle_order_debit.delay_on_commit(str(order.pk))
     return order
+
+
+def _orders_with_resources():
+    """Orders read with what confirming one checks: its pair and assets, account, wallet,
+    customer and fee lines."""
+    return Order.objects.select_related(
+        "customer",
+        "pair__base_asset",
+        "pair__quote_asset",
+        "wallet",
+        "fiat_account",
+        "source_ledger_account",
+        "destination_ledger_account",
+    )
+
+
+def _lock_with_resources(order_id: uuid.UUID, customer: Customer) -> Order:
+    # The fee lines (for the outbox event) are read after the lock, so they are current.
+    orders = _orders_with_resources().select_for_update(of=("self",)).prefetch_related("fees")
+    try:
+        return orders.get(pk=order_id, customer=customer)
+    except Order.DoesNotExist:
+        raise order_not_found() from None
+
+
+def order_clearing_account(order: Order) -> LedgerAccount:
+    """The clearing account a buy's source went to at confirm: the customer's own, or the
+    desk-wide one for an order confirmed before customers had their own."""
+    posting = (
+        Posting.objects.filter(
+            entry__reference_id=order.pk,
+            entry__kind=JournalEntry.Kind.ORDER_DEBIT,
+            ledger_account__kind=LedgerAccount.Kind.CLEARING,
+        )
+        .select_related("ledger_account")
+        .first()
+    )
+    if posting is not None:
+        return posting.ledger_account
+    return clearing_account(order.source_currency)
 
 
 def order_debit_settle(*, order_id: uuid.UUID) -> Order | None:
