@@ -60,6 +60,8 @@ def post_entry(
             a.pk: a
             for a in LedgerAccount.objects.select_for_update().filter(pk__in=ids).order_by("pk")
         }
+        if len(locked) != len(ids):
+            raise LedgerAccount.DoesNotExist("A leg names a ledger account that does not exist.")
         net: dict = defaultdict(Decimal)
         for account, amount in legs:
             net[account.pk] += amount
@@ -187,12 +189,29 @@ def external_account(currency: str) -> LedgerAccount:
     return system_account(f"external:{currency}", currency, LedgerAccount.Kind.EXTERNAL)
 
 
-def clearing_account(currency: str, owner: uuid.UUID | None = None) -> LedgerAccount:
+# Per-owner clearing accounts have ids derived from their code, so a caller can post to one
+# without reading it first (``clearing_account(..., create=False)``).
+CLEARING_IDS = uuid.UUID("0b5c3f8e-8d0e-4f55-9a55-6c1e2d7f0c01")
+
+
+def clearing_account(
+    currency: str, owner: uuid.UUID | None = None, *, create: bool = True
+) -> LedgerAccount:
     """Money in transit inside the desk. ``owner`` (a customer's id) gives that customer's own
     clearing account, so that customers confirming at once do not all wait on one shared row;
-    without it, the desk-wide one (which older orders used)."""
-    code = f"clearing:{currency}" if owner is None else f"clearing:{currency}:{owner}"
-    return system_account(code, currency, LedgerAccount.Kind.CLEARING)
+    without it, the desk-wide one (which older orders used). ``create=False`` returns the
+    owner's account without a query (unsaved if it does not exist yet: posting to it raises
+    ``LedgerAccount.DoesNotExist``, and nothing is written)."""
+    if owner is None:
+        return system_account(f"clearing:{currency}", currency, LedgerAccount.Kind.CLEARING)
+    code = f"clearing:{currency}:{owner}"
+    fields = {"currency": currency, "kind": LedgerAccount.Kind.CLEARING, "allow_negative": False}
+    if not create:
+        return LedgerAccount(id=uuid.uuid5(CLEARING_IDS, code), code=code, **fields)
+    account, _ = LedgerAccount.objects.get_or_create(
+        code=code, defaults={"id": uuid.uuid5(CLEARING_IDS, code), **fields}
+    )
+    return account
 
 
 def deposit_reference(entry: JournalEntry) -> str:

@@ -178,13 +178,14 @@ def order_confirm_once(
     from . import services
 
     def confirm() -> tuple[int, dict]:
-        order = services.order_confirm(
-            order_id=order_id,
-            customer=customer,
-            side=side,
-            actor=actor,
-            max_slippage_bps=max_slippage_bps,
-        )
+        with services.refusals_roll_back_the_transaction():
+            order = services.order_confirm(
+                order_id=order_id,
+                customer=customer,
+                side=side,
+                actor=actor,
+                max_slippage_bps=max_slippage_bps,
+            )
         return 201, {"data": {"orderId": str(order.pk), "status": order.status}}
 
     request = {"quoteId": str(order_id), "side": side}

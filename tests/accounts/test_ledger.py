@@ -372,7 +372,7 @@ class TestOrderMoneyTrail:
             )
         order.refresh_from_db()
         assert order.status == Status.COMPLETED
-        clearing = clearing_account(money.EUR).pk
+        clearing = clearing_account(money.EUR, owner=acme.customer.pk).pk
         eur, usdc = Decimal("1000.00"), order.final_destination_amount
         assert usdc == Decimal("1074.600000")  # 1000 x 1.08 less 50 bps, rounded down
         assert trail(order) == [
@@ -413,7 +413,7 @@ class TestOrderMoneyTrail:
         services.order_reject(
             order_id=order.pk, actor=services.Actor.for_user(operator, "ops"), reason="KYC."
         )
-        eur, clearing = Decimal("1000.00"), clearing_account(money.EUR).pk
+        eur, clearing = Decimal("1000.00"), clearing_account(money.EUR, owner=acme.customer.pk).pk
         master, treasury = acme.eur_master.ledger_account_id, desk["eur"].ledger_account_id
         assert trail(order) == [
             (Kind.ORDER_DEBIT, {master: -eur, clearing: eur}),
@@ -428,7 +428,7 @@ class TestOrderMoneyTrail:
         settings.OTC_SIMULATE_FIAT_OUTAGE = True
         order = confirmed(acme, Side.BUY, "1000.00", django_capture_on_commit_callbacks)
         assert order.status == Status.FAILED
-        eur, clearing = Decimal("1000.00"), clearing_account(money.EUR).pk
+        eur, clearing = Decimal("1000.00"), clearing_account(money.EUR, owner=acme.customer.pk).pk
         master = acme.eur_master.ledger_account_id
         assert trail(order) == [
             (Kind.ORDER_DEBIT, {master: -eur, clearing: eur}),
@@ -448,7 +448,7 @@ class TestOrderMoneyTrail:
             )
         order.refresh_from_db()
         assert order.status == Status.FAILED
-        eur, clearing = Decimal("1000.00"), clearing_account(money.EUR).pk
+        eur, clearing = Decimal("1000.00"), clearing_account(money.EUR, owner=acme.customer.pk).pk
         master, treasury = acme.eur_master.ledger_account_id, desk["eur"].ledger_account_id
         assert trail(order) == [
             (Kind.ORDER_DEBIT, {master: -eur, clearing: eur}),
