@@ -1,10 +1,11 @@
 """Short-lived copies of rarely changing pricing data in the shared cache (Redis): the
-enabled pairs with their assets, and each customer's fee schedule per pair. Every web process
-reads the same copy (no process memory), and a save or delete of a pair, an asset or a fee
-schedule drops the copies at once and again after its transaction commits (so a reader that
-filled the cache from the old row meanwhile cannot keep it). ``PRICING_CACHE_SECONDS`` bounds
-what remains: a change made with ``queryset.update()``, which sends no signal, is seen after
-at most that long (call ``pricing_cache_forget`` after one)."""
+pairs with their assets (by code the enabled ones, by id any), and each customer's fee
+schedule per pair. Every web process reads the same copy (no process memory), and a save or
+delete of a pair, an asset or a fee schedule drops the copies at once and again after its
+transaction commits (so a reader that filled the cache from the old row meanwhile cannot keep
+it). ``PRICING_CACHE_SECONDS`` bounds what remains: a change made with ``queryset.update()``,
+which sends no signal, is seen after at most that long (call ``pricing_cache_forget`` after
+one)."""
 
 from django.core.cache import cache
 from django.db import transaction
@@ -15,6 +16,10 @@ _NO_SCHEDULE = "none"
 
 def pair_key(code: str) -> str:
     return f"otc:pair:{code}"
+
+
+def pair_id_key(pair_id) -> str:
+    return f"otc:pair-id:{pair_id}"
 
 
 def fee_schedule_key(customer_id, pair_id) -> str:
@@ -29,6 +34,16 @@ def cached_pair(code: str, load):
         pair = load()
         if pair is not None:
             cache.set(pair_key(code), pair, PRICING_CACHE_SECONDS)
+    return pair
+
+
+def cached_pair_by_id(pair_id, load):
+    """The pair with id ``pair_id`` (enabled or not, with its assets), from the cache or
+    ``load()``."""
+    pair = cache.get(pair_id_key(pair_id))
+    if pair is None:
+        pair = load()
+        cache.set(pair_id_key(pair_id), pair, PRICING_CACHE_SECONDS)
     return pair
 
 
@@ -51,11 +66,12 @@ def pricing_cache_forget() -> None:
     """Drop every cached pair (after a change that sent no signal)."""
     from .models import Pair
 
-    _forget([pair_key(code) for code in Pair.objects.values_list("code", flat=True)])
+    pairs = Pair.objects.values_list("pk", "code")
+    _forget([key for pk, code in pairs for key in (pair_key(code), pair_id_key(pk))])
 
 
 def _pair_changed(sender, instance, **kwargs) -> None:
-    _forget([pair_key(instance.code)])
+    _forget([pair_key(instance.code), pair_id_key(instance.pk)])
 
 
 def _asset_changed(sender, instance, **kwargs) -> None:

@@ -3,14 +3,19 @@
 import uuid
 from decimal import Decimal
 
-from django.db.models import OuterRef, QuerySet, Subquery, UUIDField
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery, UUIDField
 from django.db.models.functions import Coalesce
 
 from accounts import money
 from accounts.errors import error
 from accounts.models import Customer, JournalEntry
 
-from .models import CustomerFeeSchedule, Order, Pair, ProviderTransfer, Side
+from .models import CustomerFeeSchedule, Order, OrderFee, Pair, ProviderTransfer, Side
+
+
+def fee_lines() -> Prefetch:
+    """An order's fee lines in their order, without joining the order for its own ordering."""
+    return Prefetch("fees", queryset=OrderFee.objects.order_by("order_id", "position"))
 
 
 def money_trail() -> dict:
@@ -51,7 +56,7 @@ def _customer_orders_filtered(
 
 def _with_representation(orders: QuerySet[Order]) -> QuerySet[Order]:
     """What rendering each order needs: its pair, fee lines and money trail."""
-    return orders.select_related("pair").prefetch_related("fees").annotate(**money_trail())
+    return orders.select_related("pair").prefetch_related(fee_lines()).annotate(**money_trail())
 
 
 NEWEST_FIRST = ("-created_at", "-id")
@@ -84,7 +89,7 @@ def order_page(
 def order_get(*, customer: Customer, order_id: uuid.UUID) -> Order:
     order = (
         Order.objects.select_related("pair")
-        .prefetch_related("fees")
+        .prefetch_related(fee_lines())
         .annotate(**money_trail())
         .filter(customer=customer, pk=order_id)
         .first()
