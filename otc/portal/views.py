@@ -181,6 +181,12 @@ def dashboard(request):
             "open_quotes": selectors.customer_orders(customer)
             .filter(status__in=OPEN_QUOTE, ttl_expires_at__gt=timezone.now())
             .count(),
+            # Orders waiting for the customer's answer to a new price: said first, with a link.
+            "awaiting_answer": list(
+                Order.objects.filter(customer=customer, status=Status.PRICE_REVIEW)
+                .only("id", "side", "review_expires_at")
+                .order_by("review_expires_at")
+            ),
         },
     )
 

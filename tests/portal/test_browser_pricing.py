@@ -143,6 +143,8 @@ def test_the_new_pages_fit_a_phone(
         "review": f"/orders/{review.pk}/review/",
         "order-deadline": f"/orders/{waiting.pk}/",
         "order-rejected": f"/orders/{rejected.pk}/",
+        "dashboard-awaiting-review": "/",
+        "orders-with-review": "/orders/",
     }
     for name, path in pages.items():
         phone.goto(live_server.url + path)

@@ -164,3 +164,20 @@ def test_a_sell_review_shows_the_eur_change(portal, in_review):
     assert review.new_destination.endswith(" EUR") and review.destination_change.startswith(
         "\u2212"
     )
+
+
+def test_the_dashboard_and_the_lists_point_to_a_waiting_review(portal, in_review):
+    order = in_review()
+    dashboard = portal.get(reverse("portal:dashboard"))
+    assert [o.pk for o in dashboard.context["awaiting_answer"]] == [order.pk]
+    text = dashboard.content.decode()
+    assert "1 order needs your answer to a new price" in text
+    assert review_url(order) in text
+    assert review_url(order) in portal.get(reverse("portal:orders")).content.decode()
+
+
+def test_no_call_out_without_a_review(portal, acme, completed):
+    completed()
+    dashboard = portal.get(reverse("portal:dashboard"))
+    assert dashboard.context["awaiting_answer"] == []
+    assert 'data-testid="awaiting-answer"' not in dashboard.content.decode()
