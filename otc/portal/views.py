@@ -563,8 +563,13 @@ def order_accept_price(request, order_id: uuid.UUID):
         if exc.code == "REVIEW_NOT_FOUND":
             messages.info(request, describe_exception(exc).message)
             return redirect("portal:order", order_id=order_id)
-        order = services.order_review_get(order_id=order_id, customer=request.customer)
-        return _review_page(request, order, status=exc.status, problem=describe_exception(exc))
+        problem = describe_exception(exc)
+        try:
+            order = services.order_review_get(order_id=order_id, customer=request.customer)
+        except DomainError:  # the review ended meanwhile (cancelled, swept)
+            messages.error(request, problem.message)
+            return redirect("portal:order", order_id=order_id)
+        return _review_page(request, order, status=exc.status, problem=problem)
     messages.success(request, "New price accepted: the order is executing at it.")
     return redirect("portal:order", order_id=order_id)
 

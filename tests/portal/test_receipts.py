@@ -65,9 +65,10 @@ def test_a_completed_buy_shows_what_was_executed(portal, acme, completed, fee_sc
     assert receipt.movements[-1].what == f"USDC to your wallet {acme.wallet.label}"
 
 
-def test_the_pdf_receipt_carries_the_figures(portal, acme, completed, fee_schedule):
+def test_the_pdf_receipt_carries_the_figures(portal, acme, completed, fee_schedule, artifacts):
     order = completed()
     response = portal.get(receipt_url(order))
+    (artifacts / "portal-receipt.pdf").write_bytes(response.content)
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
     assert response["Content-Disposition"] == f'attachment; filename="receipt-{order.pk}.pdf"'

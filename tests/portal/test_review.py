@@ -181,3 +181,18 @@ def test_no_call_out_without_a_review(portal, acme, completed):
     dashboard = portal.get(reverse("portal:dashboard"))
     assert dashboard.context["awaiting_answer"] == []
     assert 'data-testid="awaiting-answer"' not in dashboard.content.decode()
+
+
+def test_accepting_needs_a_verified_customer(portal, acme, in_review):
+    order = in_review()
+    acme.customer.kyc_status = "expired"
+    acme.customer.save(update_fields=["kyc_status"])
+    review = review_representation(order)
+    response = portal.post(
+        reverse("portal:order_accept_price", args=[order.pk]),
+        {"rate": review["rate"], "destination_amount": review["destinationAmount"]},
+    )
+    assert response.status_code == 403
+    assert response.context["problem"].code == "KYC_NOT_VERIFIED"
+    assert "verification (KYC) is not complete" in response.content.decode()
+    assert Order.objects.get(pk=order.pk).status == Status.PRICE_REVIEW
