@@ -27,7 +27,7 @@ from otc.models import Channel
 from otc.representations import RESOURCE_FIELDS
 from otc.services import Actor
 from wallets.providers import custody
-from wallets.selectors import eligible_wallets
+from wallets.selectors import available_after_holds, eligible_wallets, wallet_held_balances
 
 from . import serializers as s
 from .serializers import iso_ms
@@ -163,8 +163,13 @@ class WalletListApi(APIView):
 class WalletBalanceApi(APIView):
     @extend_schema(
         operation_id="otc_wallet_balance",
-        summary="A wallet's live USDC balance",
-        description=("Asked of the custodian now (502 BALANCE_UNAVAILABLE when it cannot answer)."),
+        summary="A wallet's live USDC balance, available and held",
+        description=(
+            "`usdcBalance` is asked of the custodian now (502 BALANCE_UNAVAILABLE when it cannot "
+            "answer): everything the wallet holds on chain. `held` (extension) is the part that "
+            "confirmed sells not yet settled have reserved; `available` (extension) = "
+            "`usdcBalance` - `held`, what a new sell can use."
+        ),
         tags=["otc-exchanges"],
         responses={
             200: _envelope(s.WalletBalanceOutput()),
@@ -184,11 +189,14 @@ class WalletBalanceApi(APIView):
                 502,
                 "The live balance could not be fetched from the custodian; try again shortly.",
             ) from None
+        held = wallet_held_balances([wallet])[wallet.pk]
         return _data(
             {
                 "walletId": str(wallet.pk),
                 "network": wallet.network,
                 "usdcBalance": money.format_amount(balance, money.USDC),
+                "available": money.format_amount(available_after_holds(balance, held), money.USDC),
+                "held": money.format_amount(held, money.USDC),
             }
         )
 
