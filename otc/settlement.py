@@ -456,7 +456,11 @@ def failure_reason(
     if funds:
         return f"Settlement impossible: insufficient funds for {what}."
     if refused:
-        return f"Settlement impossible: the {PROVIDER_NAME[transfer.provider]} refused {what}."
+        # Only the kind of refusal is passed on, never the provider's own words.
+        funds_short = "insufficient funds" in (transfer.last_error or "").lower()
+        return f"Settlement impossible: the {PROVIDER_NAME[transfer.provider]} refused {what}" + (
+            " (insufficient funds)." if funds_short else "."
+        )
     return f"Settlement impossible: {what} could not be carried out."
 
 

@@ -12,6 +12,7 @@ from django.utils.html import escape
 from accounts.models import JournalEntry
 from otc import pricing
 from otc.models import Channel, OrderApproval, OrderTransition, Side, Status
+from tests import factories
 
 from .conftest import csrf_post, make_staff, pending_order, signed_in
 
@@ -267,7 +268,7 @@ def test_reject_of_a_sell_moves_no_money(acme, alice):
     csrf_post(signed_in(alice), reject_url(order), {"reason": "Wallet flagged", "code": "OTHER"})
     order.refresh_from_db()
     assert order.status == Status.REJECTED
-    assert not JournalEntry.objects.filter(reference_id=order.pk).exists()
+    assert factories.order_entry_kinds(order.pk) == factories.HELD_AND_RELEASED
 
 
 # --- four-eyes --------------------------------------------------------------------------------
