@@ -107,7 +107,9 @@ def test_a_worker_killed_while_the_custodian_collects_is_resumed_and_settles_onc
     step.refresh_from_db()
     assert step.state == ProviderTransfer.State.SETTLED and step.attempts == 2
     kinds = list(JournalEntry.objects.filter(reference_id=order.pk).values_list("kind", flat=True))
-    assert kinds == [JournalEntry.Kind.ORDER_SETTLEMENT] * 2
+    assert sorted(kinds) == [JournalEntry.Kind.HOLD] + [JournalEntry.Kind.ORDER_SETTLEMENT] * 2
+    held.refresh_from_db()
+    assert held.balance == 0  # the collect consumed the hold
     assert ledger_balance(acme.wallet) == provider_balance(acme.wallet) == Decimal("99500.000000")
     assert ledger_balance(acme.eur_master) == provider_balance(acme.eur_master)
     assert_books_agree()
