@@ -15,7 +15,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from accounts.ledger import held_balance
+from accounts.ledger import held_balance, hold_release, withdraw
 from accounts.models import JournalEntry, LedgerAccount, Posting
 from otc import reconciliation, services, settlement, statements, tasks
 from otc.models import Channel, Order, OrderTransition, ProviderTransfer, Side, Status
@@ -361,8 +361,6 @@ def test_no_failure_reason_names_a_ledger_account(
         services.order_confirm(order_id=buy.pk, customer=acme.customer, side=Side.BUY, actor=ops())
     services.order_approve(order_id=buy.pk, actor=ops())  # settlement waits (not run)
     treasury = LedgerAccount.objects.get(pk=desk["usdc"].ledger_account_id)
-    from accounts.ledger import withdraw
-
     withdraw(treasury, treasury.balance, description="the treasury is emptied")
     settlement.advance(buy.pk)
     buy.refresh_from_db()
@@ -471,3 +469,24 @@ def test_the_portal_says_why_a_sell_confirm_is_refused(acme, desk, wallet):
     assert "only 5,000.000000 USDC available" in text
     assert "20,000.000000 USDC are held by confirmed sells" in text
     assert Order.objects.get(pk=quote_id).status == Status.QUOTED
+
+
+def test_a_sell_confirmed_before_holds_existed_settles_from_the_wallet_as_before(
+    acme, desk, wallet, django_capture_on_commit_callbacks
+):
+    # Orders confirmed before this change hold nothing (source_held 0, no hold entry): the
+    # collect takes their USDC from what is available, as it always did.
+    order = confirmed_sell(acme, wallet)
+    hold_release(
+        LedgerAccount.objects.get(pk=wallet.ledger_account_id),
+        order.source_held,
+        reference_id=order.pk,
+        description="undo, as if confirmed before holds",
+    )
+    Order.objects.filter(pk=order.pk).update(source_held=0)
+
+    order = approve_and_settle(order, django_capture_on_commit_callbacks)
+
+    assert order.status == Status.COMPLETED
+    assert (available(wallet), held(wallet)) == (Decimal("10000.000000"), 0)
+    assert custody().balance(wallet) == Decimal("10000.000000")

@@ -263,6 +263,14 @@ def test_reject_refunds_a_buy_and_logs_the_reason(acme, alice):
     )
 
 
+def test_a_held_sell_shows_its_hold_on_the_order_page(acme, alice):
+    order = pending_order(acme, side=Side.SELL)
+    body = signed_in(alice).get(f"/ops/orders/{order.pk}/").content.decode()
+    assert "Hold (available to held)" in body
+    assert f"Acme · {acme.wallet.label} (Polygon), held" in body
+    assert f"wallet:{acme.wallet.pk}:held" in body  # staff see the ledger's own codes
+
+
 def test_reject_of_a_sell_moves_no_money(acme, alice):
     order = pending_order(acme, side=Side.SELL)
     csrf_post(signed_in(alice), reject_url(order), {"reason": "Wallet flagged", "code": "OTHER"})
