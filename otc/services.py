@@ -98,7 +98,7 @@ class SideSpec:
     """Which kind of resource each leg of a side uses. A leg on a fiat account moves through
     the bank (the fiat rail), a leg on a wallet through custody. The source of a side whose
     source is fiat is collected at confirm (a buy's EUR leaves at once); a wallet source is
-    collected at settlement (a sell moves nothing until approval)."""
+    collected at settlement (a sell's confirm only holds it inside the wallet)."""
 
     source_kind: str
     destination_kind: str

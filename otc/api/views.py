@@ -447,7 +447,10 @@ class OrderListCreateApi(APIView):
             "Requires an `Idempotency-Key` (UUID v4): a repeat with the same key and body replays "
             "the stored answer byte for byte (`Idempotent-Replayed: true`), another body with the "
             "key is 422 IDEMPOTENCY_KEY_REUSED. A buy moves your EUR to the desk at once "
-            "(`debit_pending`); a sell moves nothing until approval. `maxSlippageBps` (default "
+            "(`debit_pending`); a sell holds its USDC in your wallet (the wallet balance's "
+            "`held`), sent only when the approved order settles and released if it ends "
+            "otherwise. Not enough EUR (buy) or available USDC (sell, details `available`, "
+            "`held`): 422 SOURCE_INSUFFICIENT_FUNDS, nothing moves. `maxSlippageBps` (default "
             "100) is how much worse than quoted you accept when the desk approves."
         ),
         tags=["otc-exchanges"],
