@@ -9,6 +9,11 @@ desk's clearing and fee accounts exist), buy / sell:
   ledger accounts now come with the order, which saved 2);
 - price protection (daily limits): quote +1 (the day's total), confirm +2 (the customer row
   and the day's total): quote 16 / 17, confirm 34 / 27;
+- sells hold their USDC (issue 13): sell confirm +7, exactly what one ledger entry costs
+  through ``post_entry``: its savepoint and release, the lock of the wallet account and its
+  hold account (one SELECT), the entry, its two postings (one bulk insert) and the two
+  balance updates. The hold account comes with the order's row (a join); the sell quote's
+  held balance with the wallet's (a join): quote unchanged, confirm 28 -> 35.
 - issue 12 (performance): quote 8 / 9, confirm 13 / 14. The quote reads its account, wallet
   and the day's total in one statement, the pair and the fee schedule come from the shared
   cache, and the outbox event with its deliveries is one statement (no savepoint, no txid
@@ -20,7 +25,7 @@ desk's clearing and fee accounts exist), buy / sell:
   What is left, buy confirm: the key, BEGIN, the claim, the order, its fee lines, the order's
   UPDATE, the timeline row, the event, the customer row lock, the day's total (after the lock),
   the ledger entry, the stored response, COMMIT. A sell asks custody first (the order read
-  unlocked, the balance) and posts nothing.
+  unlocked, the balance) and posts its hold (one statement) instead of the debit.
 """
 
 import uuid
