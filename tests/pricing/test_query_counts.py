@@ -15,17 +15,17 @@ desk's clearing and fee accounts exist), buy / sell:
   balance updates. The hold account comes with the order's row (a join); the sell quote's
   held balance with the wallet's (a join): quote unchanged, confirm 28 -> 35.
 - issue 12 (performance): quote 8 / 9, confirm 13 / 15 (the sell's hold is one statement).
-  The quote reads its account, wallet and the day's total in one statement, the pair and the fee schedule come from the shared
-  cache, and the outbox event with its deliveries is one statement (no savepoint, no txid
-  read, no endpoint read). The confirm claims its idempotency key with one statement (no
-  savepoints at all: a refusal rolls the whole transaction back), reads the order with its
-  account, wallet and pair once under the lock, posts the ledger entry (locks, balance
-  checks, balances, entry and postings) in one statement into the customer's own clearing
-  account (derived id: no lookup), and needs no read-back of the money trail.
+  The quote reads its account, wallet and the day's total in one statement; the pair and the
+  fee schedule come from the shared cache; the outbox event with its deliveries is one
+  statement (no savepoint, no txid read, no endpoint read). The confirm claims its
+  idempotency key with one statement (no savepoints: a refusal rolls the whole transaction
+  back), reads the order with its account and wallet once under the lock, posts each ledger
+  entry (locks, balance checks, balances, entry and postings) in one statement, into the
+  customer's own clearing account (derived id: no lookup), and reads no money trail back.
   What is left, buy confirm: the key, BEGIN, the claim, the order, its fee lines, the order's
-  UPDATE, the timeline row, the event, the customer row lock, the day's total (after the lock),
-  the ledger entry, the stored response, COMMIT. A sell asks custody first (the order read
-  unlocked, the balance) and posts its hold (one statement) instead of the debit.
+  UPDATE, the timeline row, the event, the customer row lock, the day's total (after the
+  lock), the ledger entry, the stored response, COMMIT. A sell asks custody first (the order
+  read unlocked, the balance) and posts its hold instead of the debit.
 """
 
 import uuid
