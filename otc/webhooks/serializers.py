@@ -1,5 +1,6 @@
 """Input parsing and output shapes of the webhooks API."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from otc.api.inputs import MAX_LIMIT, ListQuery, StrictInput
@@ -19,17 +20,41 @@ class EventTypeField(serializers.ChoiceField):
         )
 
 
+# What the schema promises is accepted as a webhook URL: http(s), a DNS name of at most nine
+# labels of at most 24 characters (so that the host stays within DNS's 253) or an IPv4
+# address, an optional port and path. A subset of what the field takes (Django's
+# URLValidator, then the address rules of ``urlguard``), so a URL matching it is never
+# refused for its form; whether its host resolves to a public address is decided at the time.
+_LABEL = "[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,22}[a-zA-Z0-9])?"
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+WEBHOOK_URL_PATTERN = (
+    rf"^https?://(?:(?:{_LABEL}\.){{1,8}}[a-zA-Z]{{2,24}}|(?:{_OCTET}\.){{3}}{_OCTET})"
+    r"(?::[0-9]{1,5})?(?:[/?#][^\s]*)?$"
+)
+
+
+@extend_schema_field(
+    {"type": "string", "format": "uri", "maxLength": 2000, "pattern": WEBHOOK_URL_PATTERN}
+)
+class WebhookUrlField(serializers.URLField):
+    pass
+
+
 class EndpointCreateInput(StrictInput):
-    url = serializers.URLField(max_length=2000)
-    events = serializers.ListField(child=EventTypeField(), required=False, allow_empty=False)
+    url = WebhookUrlField(max_length=2000)
+    events = serializers.ListField(
+        child=EventTypeField(), required=False, allow_empty=False, min_length=1
+    )
     description = serializers.CharField(
         max_length=200, required=False, allow_blank=True, default=""
     )
 
 
 class EndpointUpdateInput(StrictInput):
-    url = serializers.URLField(max_length=2000, required=False)
-    events = serializers.ListField(child=EventTypeField(), required=False, allow_empty=False)
+    url = WebhookUrlField(max_length=2000, required=False)
+    events = serializers.ListField(
+        child=EventTypeField(), required=False, allow_empty=False, min_length=1
+    )
     description = serializers.CharField(max_length=200, required=False, allow_blank=True)
     enabled = serializers.BooleanField(required=False)
 
