@@ -9,7 +9,7 @@
   silently trade another amount.
 - ``ListQuery`` / ``PageQuery`` (every list route's query string): a parameter sent blank is
   refused instead of quietly meaning its default, and a page is bounded by what the
-  database can count to. Unknown query parameters are ignored, as HTTP caches, proxies and
+  database can count to; a parameter given twice is refused too. Unknown query parameters are ignored, as HTTP caches, proxies and
   SDKs add their own (``?_=...``); a query only reads. Integers are digits only (DRF alone
   would also take ``1.0`` and `` 5``, which the schema does not describe).
 - ``decimal_pattern`` (every amount and rate): the one regular expression that the field
@@ -148,8 +148,14 @@ class ListQuery(serializers.Serializer):
             for name in self.fields
             if name in data and not str(data.get(name, "")).strip()
         }
-        if blank:
-            raise serializers.ValidationError(blank)
+        # ``?limit=10&limit=500`` would quietly mean the last one; say which one you mean.
+        repeated = {
+            name: ["Give this parameter once."]
+            for name in self.fields
+            if hasattr(data, "getlist") and len(data.getlist(name)) > 1
+        }
+        if blank or repeated:
+            raise serializers.ValidationError({**repeated, **blank})
         return super().to_internal_value(data)
 
     def validate_page(self, value: int) -> int:

@@ -15,6 +15,7 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
+from rest_framework import serializers
 
 from accounts import money
 
@@ -52,12 +53,30 @@ class DecimalStringFieldSchema(OpenApiSerializerFieldExtension):
 # --- bodies -------------------------------------------------------------------------------
 
 
+NO_NUL = "^[^\\u0000]*$"
+# Not blank once trimmed: DRF's CharField strips surrounding whitespace before its checks.
+NO_NUL_NOT_BLANK = "^[^\\u0000]*[^\\u0000\\s][^\\u0000]*$"
+
+
+def _mapped(auto_schema, serializer, direction) -> dict:
+    """The serializer's own mapping, plus what DRF's text fields refuse that drf-spectacular
+    does not say: NUL characters, and (when trimmed and not blank-able) whitespace alone."""
+    schema = auto_schema._map_basic_serializer(serializer, direction)
+    for name, prop in schema.get("properties", {}).items():
+        field = serializer.fields.get(name)
+        if not isinstance(field, serializers.CharField) or prop.get("pattern") or "enum" in prop:
+            continue
+        blank_ok = field.allow_blank or not field.trim_whitespace
+        prop["pattern"] = NO_NUL if blank_ok else NO_NUL_NOT_BLANK
+    return schema
+
+
 class StrictInputSchema(OpenApiSerializerExtension):
     target_class = "otc.api.inputs.StrictInput"
     match_subclasses = True
 
     def map_serializer(self, auto_schema, direction) -> dict:
-        schema = auto_schema._map_basic_serializer(self.target, direction)
+        schema = _mapped(auto_schema, self.target, direction)
         schema["additionalProperties"] = False
         return schema
 
@@ -74,7 +93,7 @@ class QuoteInputSchema(OpenApiSerializerExtension):
     def map_serializer(self, auto_schema, direction) -> dict:
         from .serializers import QUOTE_SIDES, pair_currency
 
-        base = auto_schema._map_basic_serializer(self.target, direction)["properties"]
+        base = _mapped(auto_schema, self.target, direction)["properties"]
         default_side = self.target.fields["side"].default
         default_pair = self.target.fields["pair"].default
         variants = []
