@@ -7,11 +7,12 @@
 - ``StrictInput`` (every body): a field the route does not know is refused with
   ``VALIDATION_ERROR`` naming it, so a typo such as ``destinationAmountUsdcc`` cannot
   silently trade another amount.
-- ``ListQuery`` / ``PageQuery`` (every list route's query string): a parameter sent blank is
-  refused instead of quietly meaning its default, and a page is bounded by what the
-  database can count to; a parameter given twice is refused too. Unknown query parameters are ignored, as HTTP caches, proxies and
-  SDKs add their own (``?_=...``); a query only reads. Integers are digits only (DRF alone
-  would also take ``1.0`` and `` 5``, which the schema does not describe).
+- ``ListQuery`` / ``PageQuery`` (every list route's query string): a parameter sent blank or
+  given twice is refused instead of quietly meaning its default or its last value, and a
+  page is bounded by what the database can count to. Unknown query parameters are ignored,
+  as HTTP caches, proxies and SDKs add their own (``?_=...``); a query only reads. Integers
+  are digits only (DRF alone would also take ``1.0`` and `` 5``, which the schema does not
+  describe).
 - ``decimal_pattern`` (every amount and rate): the one regular expression that the field
   checks and the OpenAPI schema publishes, so the two cannot disagree.
 """
