@@ -13,9 +13,12 @@ from rest_framework import serializers
 from rest_framework.test import APIClient
 
 from accounts import money
+from accounts.models import ALL_SCOPES
 from otc.api.examples import ERRORS
 from otc.api.inputs import MAX_PAGE, decimal_pattern
 from otc.api.serializers import MoneyField
+
+from .. import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -470,3 +473,53 @@ def test_healthz():
     response = APIClient().get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
+
+
+# --- the server refuses what the schema refuses (schemathesis found each) -------------------
+
+
+@pytest.fixture
+def api(acme) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=factories.make_key(acme.customer, list(ALL_SCOPES)))
+    return client
+
+
+@pytest.mark.parametrize("path", ["/api/v1/otc-exchanges", "/api/v1/webhook-endpoints"])
+@pytest.mark.parametrize(
+    "query",
+    ["limit=10&limit=100", "page=1&page=2", "limit=1.0", "page=%201", "limit=+5"],
+)
+def test_list_queries_outside_the_schema_are_refused(api, path, query):
+    response = api.get(f"{path}?{query}")
+    assert response.status_code == 400, query
+    body = response.json()["error"]
+    assert body["code"] == "VALIDATION_ERROR"
+    assert set(body["details"]) <= {"page", "limit"}
+
+
+def test_a_repeated_event_type_filter_is_refused(api):
+    response = api.get("/api/v1/events?type=otc_order.quoted&type=otc_order.completed")
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == {"type": ["Give this parameter once."]}
+
+
+def test_confirm_refuses_a_uuid_that_is_not_version_4(api):
+    response = api.post(
+        "/api/v1/otc-exchanges",
+        {"side": "buy", "quoteId": str(uuid.uuid4())},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=str(uuid.uuid1()),
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "IDEMPOTENCY_KEY_INVALID"
+
+
+def test_webhook_events_must_not_be_empty(api):
+    response = api.post(
+        "/api/v1/webhook-endpoints",
+        {"url": "https://erp.example.com/hooks", "events": []},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert set(response.json()["error"]["details"]) == {"events"}
