@@ -83,9 +83,34 @@ class JsonParser(JSONParser):
         return data
 
 
+# The JSON type each kind of DRF field must be sent as. DRF alone converts: ``0`` is false
+# for a BooleanField, ``0`` becomes ``"0"`` for a CharField, ``"100"`` an IntegerField's 100;
+# the schema promises the type, so the body must send it.
+_JSON_TYPES: tuple[tuple[type, type | tuple[type, ...], str], ...] = (
+    (serializers.BooleanField, bool, "true or false"),
+    (serializers.IntegerField, int, "a JSON integer"),
+    (serializers.ChoiceField, str, "a JSON string"),
+    (serializers.CharField, str, "a JSON string"),
+    (serializers.ListField, list, "a JSON array"),
+    (serializers.DictField, dict, "a JSON object"),
+)
+
+
+def _wrong_type(field: serializers.Field, value: Any) -> str | None:
+    if value is None:
+        return None  # the field's own "may not be null"
+    for kind, json_type, wording in _JSON_TYPES:
+        if isinstance(field, kind):
+            if not isinstance(value, json_type) or (json_type is int and isinstance(value, bool)):
+                return f"Must be {wording}."
+            return None
+    return None
+
+
 class StrictInput(serializers.Serializer):
     """Base of every request body: unknown fields are a ``VALIDATION_ERROR`` naming each of
-    them (reported together with the other fields' errors)."""
+    them (reported together with the other fields' errors), and a known field sent as another
+    JSON type than its own is refused rather than converted."""
 
     def to_internal_value(self, data):
         unknown: dict[str, list[str]] = {}
@@ -96,6 +121,10 @@ class StrictInput(serializers.Serializer):
                 for name in data
                 if name not in self.fields
             }
+            for name, field in self.fields.items():
+                problem = _wrong_type(field, data[name]) if name in data else None
+                if problem:
+                    unknown[name] = [problem]
         try:
             value = super().to_internal_value(data)
         except serializers.ValidationError as exc:

@@ -523,3 +523,53 @@ def test_webhook_events_must_not_be_empty(api):
     )
     assert response.status_code == 400
     assert set(response.json()["error"]["details"]) == {"events"}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (
+            "/api/v1/webhook-endpoints",
+            {"url": "https://erp.example.com/h", "description": 0},
+            "description",
+        ),
+        (
+            "/api/v1/webhook-endpoints",
+            {"url": "https://erp.example.com/h", "events": "*"},
+            "events",
+        ),
+        (
+            "/api/v1/otc-exchanges/quote",
+            {"side": "buy", "pair": 1, "sourceAmountEur": "10"},
+            "pair",
+        ),
+        ("/api/v1/auth/token", {"username": 12, "password": "x"}, "username"),
+    ],
+)
+def test_body_fields_of_another_json_type_are_refused_not_converted(api, path, body, field):
+    response = api.post(path, body, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["details"][field] == [
+        "Must be a JSON array." if field == "events" else "Must be a JSON string."
+    ]
+
+
+def test_a_boolean_must_be_a_json_boolean(api, acme, settings):
+    settings.OTC_WEBHOOKS_ALLOW_PRIVATE = True
+    created = api.post(
+        "/api/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/hooks"}, format="json"
+    )
+    endpoint = created.json()["data"]["id"]
+    for value in (0, "false", "no"):
+        response = api.patch(
+            f"/api/v1/webhook-endpoints/{endpoint}", {"enabled": value}, format="json"
+        )
+        assert response.status_code == 400, value
+        assert response.json()["error"]["details"] == {"enabled": ["Must be true or false."]}
+    response = api.post(
+        "/api/v1/otc-exchanges",
+        {"quoteId": str(uuid.uuid4()), "maxSlippageBps": "100"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),
+    )
+    assert response.json()["error"]["details"] == {"maxSlippageBps": ["Must be a JSON integer."]}
