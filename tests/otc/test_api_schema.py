@@ -17,6 +17,7 @@ from accounts.models import ALL_SCOPES
 from otc.api.examples import ERRORS
 from otc.api.inputs import MAX_PAGE, decimal_pattern
 from otc.api.serializers import MoneyField
+from otc.webhooks.serializers import WEBHOOK_URL_PATTERN, EndpointCreateInput
 
 from .. import factories
 
@@ -573,3 +574,35 @@ def test_a_boolean_must_be_a_json_boolean(api, acme, settings):
         HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),
     )
     assert response.json()["error"]["details"] == {"maxSlippageBps": ["Must be a JSON integer."]}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://185.101.251.229#\u00eb\u00da",  # not ASCII: an IRI, not a URI
+        "https://erp.example.com/<hooks>",
+        "https://erp.example.com/%zz",
+        "https://" + ".".join([c * 60 for c in "abcde"]) + ".com",  # a host over 253
+    ],
+)
+def test_webhook_urls_outside_the_published_pattern_are_refused(api, settings, url):
+    settings.OTC_WEBHOOKS_ALLOW_PRIVATE = True  # the form alone decides, not the address
+    assert not re.fullmatch(WEBHOOK_URL_PATTERN.strip("^$"), url)
+    response = api.post("/api/v1/webhook-endpoints", {"url": url}, format="json")
+    assert response.status_code == 400, url
+    assert set(response.json()["error"]["details"]) == {"url"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://erp.example.com/hooks/otc?x=1#y",
+        "https://my-company-webhook-receiver-prod.hooks.eu-west-1.example.com/a%20b",
+        "https://93.184.216.34:8443/hooks",
+        "https://[2606:4700:4700::1111]/x",
+        "https://xn--mnchen-3ya.de/",
+    ],
+)
+def test_webhook_urls_matching_the_published_pattern_pass_the_field(url):
+    assert re.fullmatch(WEBHOOK_URL_PATTERN.strip("^$"), url)
+    assert EndpointCreateInput(data={"url": url}).is_valid()
