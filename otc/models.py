@@ -209,6 +209,10 @@ class Order(ConcurrentTransitionMixin, models.Model):
     review_destination_amount = models.DecimalField(null=True, blank=True, **AMOUNT_FIELD)
     review_expires_at = models.DateTimeField(null=True, blank=True)
     failure_reason = models.TextField(blank=True)
+    # What this order holds of its source (a sell's USDC, reserved at confirm, on the source's
+    # hold account): consumed by the collect step, released when the order ends otherwise.
+    # Zero once consumed or released, so the hold is used or given back exactly once.
+    source_held = models.DecimalField(default=0, **AMOUNT_FIELD)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

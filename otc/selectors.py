@@ -67,7 +67,7 @@ def order_page(
 
 def order_get(*, customer: Customer, order_id: uuid.UUID) -> Order:
     order = (
-        Order.objects.select_related("pair")
+        Order.objects.select_related("pair", "customer", "fiat_account", "wallet")
         .prefetch_related("fees")
         .annotate(**money_trail())
         .filter(customer=customer, pk=order_id)

@@ -120,6 +120,9 @@ ERRORS: dict[str, ErrorExample] = {
     "SOURCE_INSUFFICIENT_FUNDS": ErrorExample(
         422, "The source account's balance is too low for this amount.", {"available": "500.00"}
     ),
+    "RECEIPT_NOT_FOUND": ErrorExample(
+        404, "This order has no receipt: a receipt is made once an order is completed."
+    ),
     # --- an order's life ------------------------------------------------------------------
     "NOT_CANCELLABLE": ErrorExample(
         409, "An order in status completed cannot be cancelled.", {"status": "completed"}
@@ -390,7 +393,13 @@ WALLETS = [
         "usdcAddress": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
     }
 ]
-WALLET_BALANCE = {"walletId": WALLET_ID, "network": "ethereum", "usdcBalance": "25000.000000"}
+WALLET_BALANCE = {
+    "walletId": WALLET_ID,
+    "network": "ethereum",
+    "usdcBalance": "25000.000000",
+    "available": "10000.000000",
+    "held": "15000.000000",
+}
 PAIRS = [
     {
         "pair": "EUR/USDC",

@@ -2,6 +2,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import views
+from .receipts import OrderReceiptApi
 from .statements import StatementDownloadApi
 from .status import StatusApi
 
@@ -37,6 +38,11 @@ urlpatterns = [
         "otc-exchanges/<str:order_id>/accept-price",
         views.OrderAcceptPriceApi.as_view(),
         name="api-order-accept-price",
+    ),
+    path(
+        "otc-exchanges/<str:order_id>/receipt.pdf",
+        OrderReceiptApi.as_view(),
+        name="api-order-receipt",
     ),
     path("statements", StatementDownloadApi.as_view(), name="api-statements"),
     path("status", StatusApi.as_view(), name="api-status"),
