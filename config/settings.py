@@ -320,6 +320,11 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "otc.models.Status", "SideEnum": "otc.models.Side"},
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # Path ids as UUIDs and the links between operations (otc/api/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "otc.api.schema.postprocess",
+    ],
 }
 
 # --- The desk -------------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """Input parsing and output shapes of the customer API. Inputs only validate; outputs only
 render. Business rules live in ``otc.services``."""
 
+import re
 from decimal import Decimal
 
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts import money
@@ -15,25 +15,36 @@ from otc.representations import (
     review_representation,
 )
 
-from .inputs import PageQuery, StrictInput
+from .inputs import DecimalStringField, PageQuery, StrictInput, decimal_pattern
 
 __all__ = ["iso_ms", "order_representation", "quote_representation", "review_representation"]
 
 
-@extend_schema_field({"type": "string", "pattern": r"^\d+(\.\d+)?$", "example": "100.00"})
 class MoneyField(serializers.Field):
-    """A decimal string with at most the currency's decimals. JSON numbers are refused so that
-    no float ever touches an amount."""
+    """A decimal string with at most the currency's decimals, matching ``decimal_pattern``
+    (the schema publishes the same expression). JSON numbers are refused so that no float
+    ever touches an amount."""
 
     def __init__(self, currency: str, **kwargs) -> None:
         self.currency = currency
+        self.regex = re.compile(decimal_pattern(money.PRECISION[currency]))
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
         try:
-            return money.parse_amount(data, self.currency)
+            value = money.parse_amount(data, self.currency)
         except money.AmountError as exc:
             raise serializers.ValidationError(str(exc)) from None
+        if not isinstance(data, str):
+            raise serializers.ValidationError(
+                'Send the amount as a decimal string, for example "100.00".'
+            )
+        if not self.regex.fullmatch(data):
+            # parse_amount is lenient about spaces, signs and a bare point ("+5", " 5", "5.")
+            raise serializers.ValidationError(
+                'Write the amount as digits with an optional point, for example "100.00".'
+            )
+        return value
 
     def to_representation(self, value):
         return money.format_amount(value, self.currency)
@@ -62,16 +73,12 @@ class ChoiceField(serializers.ChoiceField):
             ) from None
 
 
-@extend_schema_field({"type": "string", "pattern": r"^\d+(\.\d+)?$", "example": "100.00"})
-class AnyAmountField(serializers.Field):
+class AnyAmountField(MoneyField):
     """A positive decimal string whose currency is known only once the pair and side are (the
     serializer's ``validate`` checks its decimals)."""
 
-    def to_internal_value(self, data):
-        try:
-            return money.parse_amount(data, money.USDC)  # the widest precision any asset has
-        except money.AmountError as exc:
-            raise serializers.ValidationError(str(exc)) from None
+    def __init__(self, **kwargs) -> None:
+        super().__init__(money.USDC, **kwargs)  # the widest precision any asset has
 
 
 # Per side: the resource fields the quote needs, and its seed-named amounts (fixed source,
@@ -145,7 +152,7 @@ class QuoteInput(StrictInput):
         fixed_side = "source" if given["source"] else "destination"
         name = named[0]
         amount = attrs[name]
-        currency = _pair_currency(attrs["pair"], attrs["side"], fixed_side)
+        currency = pair_currency(attrs["pair"], attrs["side"], fixed_side)
         if currency is not None and name in ("sourceAmount", "destinationAmount"):
             try:
                 money.parse_amount(f"{amount:f}".rstrip("0").rstrip("."), currency)
@@ -157,7 +164,7 @@ class QuoteInput(StrictInput):
         return attrs
 
 
-def _pair_currency(pair_code: str, side: str, fixed_side: str) -> str | None:
+def pair_currency(pair_code: str, side: str, fixed_side: str) -> str | None:
     """The currency of the fixed amount, read off the pair's code (``BASE/QUOTE``)."""
     base, _, quote = pair_code.upper().partition("/")
     if not quote:
@@ -178,8 +185,9 @@ class ConfirmInput(StrictInput):
     quoteId = UUIDStringField()
 
 
-@extend_schema_field({"type": "string", "pattern": r"^\d+(\.\d+)?$", "example": "1.074600"})
-class RateField(serializers.Field):
+class RateField(DecimalStringField):
+    """A rate copied from a review: a positive decimal string with at most six decimals."""
+
     def to_internal_value(self, data):
         if not isinstance(data, str):
             raise serializers.ValidationError('Send the rate as a decimal string, e.g. "1.074600".')
@@ -189,7 +197,7 @@ class RateField(serializers.Field):
             raise serializers.ValidationError("Not a decimal number.") from None
         if not value.is_finite() or value <= 0:
             raise serializers.ValidationError("Must be a positive decimal.")
-        return value
+        return super().to_internal_value(data)
 
 
 class AcceptPriceInput(StrictInput):
@@ -198,22 +206,8 @@ class AcceptPriceInput(StrictInput):
 
 
 class OrderListQuery(PageQuery):
-    page = serializers.IntegerField(min_value=1, default=1)
-    limit = serializers.IntegerField(min_value=1, max_value=100, default=50)
-    status = ChoiceField(choices=Status.values, required=False)
-    side = ChoiceField(choices=Side.values, required=False)
-
-    def validate(self, attrs):
-        # A parameter sent empty (``?page=``) is not a positive integer or a known value; DRF
-        # would quietly fall back to the default.
-        blank = {
-            name: ["This field may not be blank."]
-            for name in self.fields
-            if name in self.initial_data and not str(self.initial_data.get(name, "")).strip()
-        }
-        if blank:
-            raise serializers.ValidationError(blank)
-        return attrs
+    status = ChoiceField(choices=Status.values, required=False, help_text="(extension) filter.")
+    side = ChoiceField(choices=Side.values, required=False, help_text="(extension) filter.")
 
 
 class TokenInput(StrictInput):

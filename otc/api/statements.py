@@ -60,7 +60,7 @@ class StatementDownloadApi(APIView):
                 ),
             ),
             (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY),
-            **_errors((400, "VALIDATION_ERROR"), *AUTH_ERRORS),
+            **_errors("VALIDATION_ERROR", *AUTH_ERRORS, validation="statement"),
         },
     )
     def get(self, request):

@@ -1,12 +1,14 @@
 """``GET /api/v1/status``: the desk's status, public (no key, no session) and cheap to poll."""
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from otc import status
+
+from .examples import STATUS
 
 STATE_HELP = "operational, degraded or down"
 
@@ -63,6 +65,7 @@ class StatusApi(APIView):
             "`checkedAt` says when."
         ),
         responses={200: StatusEnvelope},
+        examples=[OpenApiExample("All operational", value={"data": STATUS}, response_only=True)],
         auth=[],
     )
     def get(self, request):

@@ -4,11 +4,9 @@ render. Errors are raised and turned into the envelope by ``otc.api.errors``."""
 import uuid
 
 from django.http import HttpResponse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
-    OpenApiResponse,
     extend_schema,
     inline_serializer,
 )
@@ -29,24 +27,20 @@ from otc.services import Actor
 from wallets.providers import custody
 from wallets.selectors import available_after_holds, eligible_wallets, wallet_held_balances
 
+from . import examples as ex
 from . import serializers as s
+from .schema import error_responses, example
 from .serializers import iso_ms
 from .throttling import TokenRateThrottle
 
 
-def _errors(*codes: tuple[int, str]) -> dict:
-    """OpenAPI responses for the listed (status, code) pairs, all in the error envelope."""
-    by_status: dict[int, list[str]] = {}
-    for status, code in codes:
-        by_status.setdefault(status, []).append(code)
-    return {
-        status: OpenApiResponse(s.ErrorOutput, description="Error codes: " + ", ".join(c))
-        for status, c in by_status.items()
-    }
+def _errors(*codes: str | tuple[int, str], validation: str | None = None) -> dict:
+    """OpenAPI responses for the listed error codes, with one example each (``otc.api.schema``)."""
+    return error_responses(*codes, validation=validation)
 
 
-AUTH_ERRORS = ((401, "UNAUTHENTICATED"), (403, "INSUFFICIENT_SCOPE"), (429, "RATE_LIMITED"))
-BODY_ERRORS = ((400, "VALIDATION_ERROR"),)
+AUTH_ERRORS = ("UNAUTHENTICATED", "INSUFFICIENT_SCOPE", "RATE_LIMITED")
+BODY_ERRORS = ("VALIDATION_ERROR",)
 
 
 def _actor(request) -> Actor:
@@ -105,9 +99,17 @@ class TokenCreateApi(APIView):
         responses={
             200: _envelope(s.TokenOutput()),
             **_errors(
-                (400, "VALIDATION_ERROR"), (401, "INVALID_CREDENTIALS"), (429, "RATE_LIMITED")
+                "VALIDATION_ERROR", "INVALID_CREDENTIALS", "RATE_LIMITED", validation="token"
             ),
         },
+        examples=[
+            example(
+                "Sign in",
+                {"username": "acme-treasurer", "password": "demo-pass-2026"},
+                request_only=True,
+            ),
+            example("Token", {"data": ex.TOKEN}, response_only=True),
+        ],
         auth=[],
     )
     def post(self, request):
@@ -133,11 +135,13 @@ class AccountListApi(APIView):
         operation_id="otc_accounts_list",
         summary="Your active EUR accounts",
         description=(
-            "The accounts you can buy from (a buy's source) and sell into (a sell's destination), "
-            "with their balance."
+            "The accounts you can buy from (a buy's source, `sourceFrAccountId`) and sell into "
+            "(a sell's destination, `destinationFrAccountId`), with their ledger balance. "
+            "Inactive and non-EUR accounts are not listed."
         ),
         tags=["otc-exchanges"],
         responses={200: _envelope(s.AccountOutput(many=True)), **_errors(*AUTH_ERRORS)},
+        examples=[example("Accounts", {"data": ex.ACCOUNTS}, response_only=True)],
     )
     def get(self, request):
         accounts = eligible_fiat_accounts(request.user.customer)
@@ -149,11 +153,13 @@ class WalletListApi(APIView):
         operation_id="otc_wallets_list",
         summary="Your wallets with a USDC address",
         description=(
-            "The custodial wallets you can receive USDC into (buy) or sell from (sell). Treasury "
-            "wallets are never listed."
+            "The custodial wallets you can receive USDC into (a buy's "
+            "`destinationUtilaWalletId`) or sell from (a sell's `sourceUtilaWalletId`). Wallets "
+            "without a USDC address and treasury wallets are never listed."
         ),
         tags=["otc-exchanges"],
         responses={200: _envelope(s.WalletOutput(many=True)), **_errors(*AUTH_ERRORS)},
+        examples=[example("Wallets", {"data": ex.WALLETS}, response_only=True)],
     )
     def get(self, request):
         wallets = eligible_wallets(request.user.customer)
@@ -173,8 +179,9 @@ class WalletBalanceApi(APIView):
         tags=["otc-exchanges"],
         responses={
             200: _envelope(s.WalletBalanceOutput()),
-            **_errors(*AUTH_ERRORS, (404, "WALLET_NOT_FOUND"), (502, "BALANCE_UNAVAILABLE")),
+            **_errors(*AUTH_ERRORS, "WALLET_NOT_FOUND", "BALANCE_UNAVAILABLE"),
         },
+        examples=[example("Balance", {"data": ex.WALLET_BALANCE}, response_only=True)],
     )
     def get(self, request, wallet_id: str):
         pk = _uuid_or_404(wallet_id, "WALLET_NOT_FOUND", "No such wallet.")
@@ -213,32 +220,39 @@ class PairListApi(APIView):
             "own markup) and the off-hours windows, upcoming holidays and their penalty."
         ),
         responses={200: _envelope(s.PairOutput(many=True)), **_errors(*AUTH_ERRORS)},
+        examples=[example("EUR/USDC", {"data": ex.PAIRS}, response_only=True)],
     )
     def get(self, request):
         return _data(selectors.pairs_for_customer(request.user.customer))
 
 
-QUOTE_ERRORS = (
-    *BODY_ERRORS,
-    *AUTH_ERRORS,
-    (422, "SOURCE_NOT_FOUND"),
-    (422, "SOURCE_WRONG_CURRENCY"),
-    (422, "SOURCE_INACTIVE"),
-    (422, "DESTINATION_NOT_FOUND"),
-    (422, "DESTINATION_NO_USDC_ADDRESS"),
-    (422, "SOURCE_WALLET_NOT_FOUND"),
-    (422, "SOURCE_WALLET_NO_USDC"),
-    (422, "SOURCE_WALLET_INSUFFICIENT"),
-    (422, "DESTINATION_ACCOUNT_NOT_FOUND"),
-    (422, "DESTINATION_ACCOUNT_WRONG_CURRENCY"),
-    (422, "DESTINATION_ACCOUNT_INACTIVE"),
-    (422, "AMOUNT_OUT_OF_RANGE"),
-    (422, "CURRENCY_PAIR_NOT_ENABLED"),
-    (403, "KYC_NOT_VERIFIED"),
-    (409, "FEES_EXCEED_AMOUNT"),
-    (400, "INVALID_CALCULATED_AMOUNT"),
-    (502, "QUOTE_UNAVAILABLE"),
+BUY_RESOURCE_ERRORS = (
+    "SOURCE_NOT_FOUND",
+    "SOURCE_WRONG_CURRENCY",
+    "SOURCE_INACTIVE",
+    "DESTINATION_NOT_FOUND",
+    "DESTINATION_NO_USDC_ADDRESS",
 )
+SELL_RESOURCE_ERRORS = (
+    "SOURCE_WALLET_NOT_FOUND",
+    "SOURCE_WALLET_NO_USDC",
+    "SOURCE_WALLET_INSUFFICIENT",
+    "DESTINATION_ACCOUNT_NOT_FOUND",
+    "DESTINATION_ACCOUNT_WRONG_CURRENCY",
+    "DESTINATION_ACCOUNT_INACTIVE",
+)
+# What pricing an order can refuse, on a quote and again on a requote.
+PRICING_ERRORS = (
+    *BUY_RESOURCE_ERRORS,
+    *SELL_RESOURCE_ERRORS,
+    "AMOUNT_OUT_OF_RANGE",
+    "CURRENCY_PAIR_NOT_ENABLED",
+    "KYC_NOT_VERIFIED",
+    "FEES_EXCEED_AMOUNT",
+    "INVALID_CALCULATED_AMOUNT",
+    "QUOTE_UNAVAILABLE",
+)
+QUOTE_ERRORS = (*BODY_ERRORS, *AUTH_ERRORS, *PRICING_ERRORS)
 
 
 class QuoteCreateApi(APIView):
@@ -255,103 +269,10 @@ class QuoteCreateApi(APIView):
         ),
         tags=["otc-exchanges"],
         request=s.QuoteInput,
-        responses={200: _envelope(s.QuoteOutput()), **_errors(*QUOTE_ERRORS)},
+        responses={200: _envelope(s.QuoteOutput()), **_errors(*QUOTE_ERRORS, validation="quote")},
         examples=[
-            OpenApiExample(
-                "Buy",
-                request_only=True,
-                value={
-                    "side": "buy",
-                    "sourceFrAccountId": "550e8400-e29b-41d4-a716-446655440000",
-                    "destinationUtilaWalletId": "660e8400-e29b-41d4-a716-446655440001",
-                    "sourceAmountEur": "100.00",
-                },
-            ),
-            OpenApiExample(
-                "Buy, exact USDC to receive",
-                request_only=True,
-                value={
-                    "side": "buy",
-                    "sourceFrAccountId": "550e8400-e29b-41d4-a716-446655440000",
-                    "destinationUtilaWalletId": "660e8400-e29b-41d4-a716-446655440001",
-                    "destinationAmountUsdc": "1000.000000",
-                },
-            ),
-            OpenApiExample(
-                "Buy quote",
-                response_only=True,
-                status_codes=["200"],
-                value={
-                    "data": {
-                        "quoteId": "770e8400-e29b-41d4-a716-446655440002",
-                        "side": "buy",
-                        "pair": "EUR/USDC",
-                        "status": "quoted",
-                        "fixedSide": "source",
-                        "referenceRate": "1.080000",
-                        "rate": "1.074600",
-                        "sourceAmount": "100.00",
-                        "destinationAmount": "107.460000",
-                        "sourceAmountEur": "100.00",
-                        "sourceCurrency": "EUR",
-                        "destinationCurrency": "USDC",
-                        "fees": {
-                            "currency": "EUR",
-                            "total": "0.00",
-                            "lines": [
-                                {"type": "fx_markup", "description": "Desk FX markup", "bps": 50}
-                            ],
-                        },
-                        "limits": {
-                            "dailyMax": "5000000.00",
-                            "dailyUsed": "0.00",
-                            "dailyRemaining": "5000000.00",
-                        },
-                        "ttlExpiresAt": "2026-05-30T00:01:00.000Z",
-                        "ttlSeconds": 60,
-                        "indicative": True,
-                    }
-                },
-            ),
-            OpenApiExample(
-                "Amount out of range",
-                response_only=True,
-                status_codes=["422"],
-                value={
-                    "error": {
-                        "code": "AMOUNT_OUT_OF_RANGE",
-                        "message": "The amount must be between 10.00 and 1000000.00 EUR.",
-                        "details": {"min": "10.00", "max": "1000000.00", "currency": "EUR"},
-                    }
-                },
-            ),
-            OpenApiExample(
-                "Invalid body",
-                response_only=True,
-                status_codes=["400"],
-                value={
-                    "error": {
-                        "code": "VALIDATION_ERROR",
-                        "message": "The request is not valid.",
-                        "details": {
-                            "side": {
-                                "message": "Not one of buy, sell.",
-                                "validValues": ["buy", "sell"],
-                            }
-                        },
-                    }
-                },
-            ),
-            OpenApiExample(
-                "Sell",
-                request_only=True,
-                value={
-                    "side": "sell",
-                    "sourceUtilaWalletId": "660e8400-e29b-41d4-a716-446655440001",
-                    "destinationFrAccountId": "550e8400-e29b-41d4-a716-446655440000",
-                    "sourceAmountUsdc": "100.000000",
-                },
-            ),
+            *[example(name, body, request_only=True) for name, body in ex.QUOTE_REQUESTS.items()],
+            *[example(name, body, response_only=True) for name, body in ex.QUOTE_RESPONSES.items()],
         ],
     )
     def post(self, request):
@@ -373,25 +294,28 @@ class QuoteCreateApi(APIView):
 
 
 CONFIRM_ERRORS = (
-    (400, "IDEMPOTENCY_KEY_REQUIRED"),
-    (400, "IDEMPOTENCY_KEY_INVALID"),
-    (400, "QUOTE_EXPIRED"),
+    "IDEMPOTENCY_KEY_REQUIRED",
+    "IDEMPOTENCY_KEY_INVALID",
+    "QUOTE_EXPIRED",
     *BODY_ERRORS,
     *AUTH_ERRORS,
-    (404, "ORDER_NOT_FOUND"),
-    (409, "ORDER_NOT_CONFIRMABLE"),
-    (409, "IDEMPOTENCY_KEY_IN_PROGRESS"),
-    (422, "SIDE_MISMATCH"),
-    (422, "SOURCE_INSUFFICIENT_FUNDS"),
-    (422, "DAILY_LIMIT_EXCEEDED"),
-    (403, "KYC_NOT_VERIFIED"),
-    (422, "IDEMPOTENCY_KEY_REUSED"),
-    *[
-        (status, code)
-        for status, code in QUOTE_ERRORS
-        if status == 422 and code not in ("AMOUNT_OUT_OF_RANGE",)
-    ],
-    (502, "QUOTE_UNAVAILABLE"),
+    "KYC_NOT_VERIFIED",
+    "ORDER_NOT_FOUND",
+    "ORDER_NOT_CONFIRMABLE",
+    "IDEMPOTENCY_KEY_IN_PROGRESS",
+    "SIDE_MISMATCH",
+    "SOURCE_INSUFFICIENT_FUNDS",
+    "DAILY_LIMIT_EXCEEDED",
+    "IDEMPOTENCY_KEY_REUSED",
+    # A resource that changed since the quote is refused with the quote's own codes.
+    *BUY_RESOURCE_ERRORS,
+    *SELL_RESOURCE_ERRORS,
+    "CURRENCY_PAIR_NOT_ENABLED",
+    "QUOTE_UNAVAILABLE",
+)
+# The Idempotency-Key header: a UUID v4 in its canonical form (either case).
+UUID4_PATTERN = (
+    "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$"
 )
 
 
@@ -400,16 +324,14 @@ class OrderListCreateApi(APIView):
         operation_id="otc_orders_list",
         summary="Your orders, newest first",
         description=(
-            "Paginated with `page` (from 1) and `limit` (1-100, default 50); filter with `status` "
-            "and `side`."
+            "Quotes and orders, newest first, each as `GET otc-exchanges/{id}` shows it. "
+            "Paginated with `page` (from 1) and `limit` (1-100, default 50); "
+            "`meta.pagination.total` counts every match. Filter with `status` and `side` "
+            "(extension). A parameter sent blank, out of range or not one of the listed values "
+            "is 400 VALIDATION_ERROR."
         ),
         tags=["otc-exchanges"],
-        parameters=[
-            OpenApiParameter("page", int, description="From 1."),
-            OpenApiParameter("limit", int, description="Default 50, max 100."),
-            OpenApiParameter("status", str, description="(extension) filter"),
-            OpenApiParameter("side", str, description="(extension) buy or sell"),
-        ],
+        parameters=[s.OrderListQuery],
         responses={
             200: inline_serializer(
                 "OrderListEnvelope",
@@ -420,8 +342,15 @@ class OrderListCreateApi(APIView):
                     ),
                 },
             ),
-            **_errors(*BODY_ERRORS, *AUTH_ERRORS),
+            **_errors(*BODY_ERRORS, *AUTH_ERRORS, validation="page"),
         },
+        examples=[
+            example(
+                "A completed buy and a sell awaiting approval",
+                ex.page([ex.ORDER_PENDING_SELL, ex.ORDER_COMPLETED_BUY]),
+                response_only=True,
+            )
+        ],
     )
     def get(self, request):
         query = s.OrderListQuery(data=request.query_params)
@@ -451,20 +380,52 @@ class OrderListCreateApi(APIView):
             "`held`), sent only when the approved order settles and released if it ends "
             "otherwise. Not enough EUR (buy) or available USDC (sell, details `available`, "
             "`held`): 422 SOURCE_INSUFFICIENT_FUNDS, nothing moves. `maxSlippageBps` (default "
-            "100) is how much worse than quoted you accept when the desk approves."
+            "100) is how much worse than quoted you accept when the desk approves. `side` must "
+            "be the quote's (422 SIDE_MISMATCH otherwise); a quote past its `ttlExpiresAt` is "
+            "400 QUOTE_EXPIRED (requote it); one already confirmed or cancelled is 409 "
+            "ORDER_NOT_CONFIRMABLE."
         ),
         tags=["otc-exchanges"],
         request=s.ConfirmInput,
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
-                OpenApiTypes.UUID,
+                {"type": "string", "format": "uuid", "pattern": UUID4_PATTERN},
                 OpenApiParameter.HEADER,
                 required=True,
-                description="UUID v4, fresh per confirm.",
+                description="A UUID v4 (canonical hyphenated form), fresh per confirm and kept "
+                "for a retry of the same confirm.",
+                examples=[OpenApiExample("Key", value=ex.IDEMPOTENCY_KEY)],
             )
         ],
-        responses={201: _envelope(s.OrderStatusOutput()), **_errors(*CONFIRM_ERRORS)},
+        responses={
+            201: _envelope(s.OrderStatusOutput()),
+            **_errors(*CONFIRM_ERRORS, validation="confirm"),
+        },
+        examples=[
+            example(
+                "Confirm a buy",
+                {"side": "buy", "quoteId": ex.ORDER_ID, "maxSlippageBps": 100},
+                request_only=True,
+            ),
+            example(
+                "Confirm a sell",
+                {"side": "sell", "quoteId": ex.SELL_ORDER_ID, "maxSlippageBps": 50},
+                request_only=True,
+            ),
+            example(
+                "Buy confirmed: the EUR is on its way",
+                {"data": {"orderId": ex.ORDER_ID, "status": "debit_pending"}},
+                response_only=True,
+                status_codes=["201"],
+            ),
+            example(
+                "Sell confirmed: waiting for the desk",
+                {"data": {"orderId": ex.SELL_ORDER_ID, "status": "pending_approval"}},
+                response_only=True,
+                status_codes=["201"],
+            ),
+        ],
     )
     def post(self, request):
         key = idempotency.parse_key(request.headers.get("Idempotency-Key"))
@@ -493,14 +454,22 @@ class OrderDetailApi(APIView):
         operation_id="otc_order_detail",
         summary="One order",
         description=(
-            "Final `rate` and `destinationAmount` once approved (`rateFinal`), the indicative "
-            "ones before; fee lines, limits, deadline and any rejection with its remediation."
+            "A quote or an order by its id (the quote's `quoteId`). `rate` and "
+            "`destinationAmount` are final once approved (`rateFinal: true`), the indicative "
+            "ones before; with the fee lines, your daily limits, the approval deadline, the "
+            "ledger entries that moved the money and any rejection with its remediation. An id "
+            "that is not one of your orders is 404 ORDER_NOT_FOUND."
         ),
         tags=["otc-exchanges"],
         responses={
             200: _envelope(s.OrderOutput()),
-            **_errors(*AUTH_ERRORS, (404, "ORDER_NOT_FOUND")),
+            **_errors(*AUTH_ERRORS, "ORDER_NOT_FOUND"),
         },
+        examples=[
+            example("Completed buy", {"data": ex.ORDER_COMPLETED_BUY}, response_only=True),
+            example("Sell awaiting approval", {"data": ex.ORDER_PENDING_SELL}, response_only=True),
+            example("Rejected buy", {"data": ex.ORDER_REJECTED_BUY}, response_only=True),
+        ],
     )
     def get(self, request, order_id: str):
         order = selectors.order_get(
@@ -521,8 +490,15 @@ class OrderCancelApi(APIView):
         request=None,
         responses={
             200: _envelope(s.OrderStatusOutput()),
-            **_errors(*AUTH_ERRORS, (404, "ORDER_NOT_FOUND"), (409, "NOT_CANCELLABLE")),
+            **_errors(*AUTH_ERRORS, "ORDER_NOT_FOUND", "NOT_CANCELLABLE"),
         },
+        examples=[
+            example(
+                "Cancelled",
+                {"data": {"orderId": ex.ORDER_ID, "status": "cancelled"}},
+                response_only=True,
+            )
+        ],
     )
     def post(self, request, order_id: str):
         order = services.order_cancel(
@@ -539,19 +515,23 @@ class OrderRequoteApi(APIView):
         summary="Refresh a quote's price",
         description=(
             "(extension) A fresh rate and TTL on the same quote id, from quoted, requoted or "
-            "expired."
+            "expired (status `requoted`); anything later is 409 NOT_REQUOTABLE. The quote is "
+            "priced again as a new one would be, so the quote's own refusals apply (a resource "
+            "that changed, the amount limits, the pair, the fees). No body."
         ),
         tags=["otc-exchanges"],
         request=None,
         responses={
             200: _envelope(s.QuoteOutput()),
-            **_errors(
-                *AUTH_ERRORS,
-                (404, "ORDER_NOT_FOUND"),
-                (409, "NOT_REQUOTABLE"),
-                *[c for c in QUOTE_ERRORS if c[0] in (422, 502)],
-            ),
+            **_errors(*AUTH_ERRORS, "ORDER_NOT_FOUND", "NOT_REQUOTABLE", *PRICING_ERRORS),
         },
+        examples=[
+            example(
+                "Requoted",
+                {"data": {**ex.QUOTE_RESPONSES["Buy, fixed source"]["data"], "status": "requoted"}},
+                response_only=True,
+            )
+        ],
     )
     def post(self, request, order_id: str):
         order = services.order_requote(
@@ -574,8 +554,9 @@ class OrderReviewApi(APIView):
         ),
         responses={
             200: _envelope(s.ReviewOutput()),
-            **_errors(*AUTH_ERRORS, (404, "ORDER_NOT_FOUND"), (404, "REVIEW_NOT_FOUND")),
+            **_errors(*AUTH_ERRORS, "ORDER_NOT_FOUND", "REVIEW_NOT_FOUND"),
         },
+        examples=[example("Price under review", {"data": ex.REVIEW}, response_only=True)],
     )
     def get(self, request, order_id: str):
         order = services.order_review_get(
@@ -589,20 +570,40 @@ class OrderAcceptPriceApi(APIView):
         operation_id="otc_order_accept_price",
         tags=["otc-exchanges"],
         summary="Accept the reviewed price: the order executes at exactly that price",
+        description=(
+            "Send the review's `rate` and `destinationAmount` exactly as `GET …/{id}/review` "
+            "shows them: the order is approved at that price and settles (status `approved`, "
+            "then `completed`). Other figures are 409 REVIEW_CHANGED (read the review again); "
+            "after the review's `expiresAt` it is 400 REVIEW_EXPIRED and the order stays in "
+            "review; an order not in review is 404 REVIEW_NOT_FOUND."
+        ),
         request=s.AcceptPriceInput,
         responses={
             200: _envelope(s.OrderStatusOutput()),
             **_errors(
                 *BODY_ERRORS,
                 *AUTH_ERRORS,
-                (400, "REVIEW_EXPIRED"),
-                (403, "KYC_NOT_VERIFIED"),
-                (404, "ORDER_NOT_FOUND"),
-                (404, "REVIEW_NOT_FOUND"),
-                (409, "REVIEW_CHANGED"),
-                (409, "TREASURY_INSUFFICIENT"),
+                "REVIEW_EXPIRED",
+                "KYC_NOT_VERIFIED",
+                "ORDER_NOT_FOUND",
+                "REVIEW_NOT_FOUND",
+                "REVIEW_CHANGED",
+                "TREASURY_INSUFFICIENT",
+                validation="accept_price",
             ),
         },
+        examples=[
+            example(
+                "The review's figures",
+                {"rate": ex.REVIEW["rate"], "destinationAmount": ex.REVIEW["destinationAmount"]},
+                request_only=True,
+            ),
+            example(
+                "Approved at the reviewed price",
+                {"data": {"orderId": ex.ORDER_ID, "status": "approved"}},
+                response_only=True,
+            ),
+        ],
     )
     def post(self, request, order_id: str):
         body = s.AcceptPriceInput(data=request.data)

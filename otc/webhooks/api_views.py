@@ -7,12 +7,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import SCOPE_READ, SCOPE_WEBHOOKS_READ, SCOPE_WEBHOOKS_WRITE
+from otc.api import examples as ex
 from otc.api.inputs import PageQuery
+from otc.api.schema import example
 from otc.api.serializers import PaginationMeta
 from otc.api.views import AUTH_ERRORS, BODY_ERRORS, _data, _envelope, _errors
 
 from . import selectors, services
 from . import serializers as s
+from .services import ORDER_EVENT_TYPES
 
 WEBHOOK_SCOPES = {
     "GET": SCOPE_WEBHOOKS_READ,
@@ -23,8 +26,8 @@ WEBHOOK_SCOPES = {
     "PUT": SCOPE_WEBHOOKS_WRITE,
     "DELETE": SCOPE_WEBHOOKS_WRITE,
 }
-NOT_FOUND = ((404, "WEBHOOK_ENDPOINT_NOT_FOUND"),)
-URL_ERRORS = ((422, "URL_NOT_ALLOWED"),)
+NOT_FOUND = ("WEBHOOK_ENDPOINT_NOT_FOUND",)
+URL_ERRORS = ("URL_NOT_ALLOWED",)
 DELIVERY_DOC = (
     "Register a URL to receive a POST for every order transition (`otc_order.<status>`), "
     'body `{"id", "type", "createdAt", "data": {<the order as GET otc-exchanges/{id} shows it>, '
@@ -36,10 +39,11 @@ DELIVERY_DOC = (
     "delivery fails; an endpoint whose deliveries fail 10 times in a row is disabled with the "
     "reason. URLs must be https and resolve to public addresses."
 )
-PAGE_PARAMS = [
-    OpenApiParameter("page", int, description="From 1."),
-    OpenApiParameter("limit", int, description="Default 50, max 100."),
-]
+ENDPOINT_REQUEST = {
+    "url": "https://erp.example.com/hooks/otc",
+    "events": ["otc_order.completed", "otc_order.rejected"],
+    "description": "ERP booking",
+}
 
 
 def _list_envelope(name: str, inner) -> drf.Serializer:
@@ -63,11 +67,18 @@ class EndpointListCreateApi(WebhookApi):
     @extend_schema(
         operation_id="webhook_endpoints_list",
         tags=["webhooks"],
-        parameters=PAGE_PARAMS,
+        summary="Your webhook endpoints",
+        description=(
+            "Every endpoint you registered, newest first, with whether it is enabled and why "
+            "not, and its run of failed deliveries. Paginated with `page` and `limit`. Scope "
+            "`webhooks:read`."
+        ),
+        parameters=[PageQuery],
         responses={
             200: _list_envelope("EndpointListEnvelope", s.EndpointOutput(many=True)),
-            **_errors(*BODY_ERRORS, *AUTH_ERRORS),
+            **_errors(*BODY_ERRORS, *AUTH_ERRORS, validation="page"),
         },
+        examples=[example("Endpoints", ex.page([ex.ENDPOINT]), response_only=True)],
     )
     def get(self, request):
         query = PageQuery(data=request.query_params)
@@ -84,12 +95,30 @@ class EndpointListCreateApi(WebhookApi):
     @extend_schema(
         operation_id="webhook_endpoints_create",
         tags=["webhooks"],
+        summary="Register a webhook endpoint",
         request=s.EndpointCreateInput,
-        description=DELIVERY_DOC,
+        description=DELIVERY_DOC
+        + " `events` (at least one; default every order event, `*`) picks the event types. "
+        "Scope `webhooks:write`.",
         responses={
             201: _envelope(s.EndpointWithSecretOutput()),
-            **_errors(*BODY_ERRORS, *AUTH_ERRORS, *URL_ERRORS, (422, "ENDPOINT_LIMIT_REACHED")),
+            **_errors(
+                *BODY_ERRORS,
+                *AUTH_ERRORS,
+                *URL_ERRORS,
+                "ENDPOINT_LIMIT_REACHED",
+                validation="webhook",
+            ),
         },
+        examples=[
+            example("Completions and rejections", ENDPOINT_REQUEST, request_only=True),
+            example(
+                "Registered (the secret is shown only now)",
+                {"data": ex.ENDPOINT_WITH_SECRET},
+                response_only=True,
+                status_codes=["201"],
+            ),
+        ],
     )
     def post(self, request):
         body = s.EndpointCreateInput(data=request.data)
@@ -102,7 +131,10 @@ class EndpointDetailApi(WebhookApi):
     @extend_schema(
         operation_id="webhook_endpoints_detail",
         tags=["webhooks"],
+        summary="One webhook endpoint",
+        description="Its URL, events, state and failure run (never its secret).",
         responses={200: _envelope(s.EndpointOutput()), **_errors(*AUTH_ERRORS, *NOT_FOUND)},
+        examples=[example("Endpoint", {"data": ex.ENDPOINT}, response_only=True)],
     )
     def get(self, request, endpoint_id: str):
         return _data(s.endpoint_representation(self.endpoint(request, endpoint_id)))
@@ -110,11 +142,29 @@ class EndpointDetailApi(WebhookApi):
     @extend_schema(
         operation_id="webhook_endpoints_update",
         tags=["webhooks"],
+        summary="Change a webhook endpoint",
+        description=(
+            "Any of `url`, `events`, `description` and `enabled`; fields left out keep their "
+            "value. Enabling a disabled endpoint clears its failure run."
+        ),
         request=s.EndpointUpdateInput,
         responses={
             200: _envelope(s.EndpointOutput()),
-            **_errors(*BODY_ERRORS, *AUTH_ERRORS, *NOT_FOUND, *URL_ERRORS),
+            **_errors(*BODY_ERRORS, *AUTH_ERRORS, *NOT_FOUND, *URL_ERRORS, validation="webhook"),
         },
+        examples=[
+            example("Disable", {"enabled": False}, request_only=True),
+            example(
+                "Every order event",
+                {"events": ["*"], "description": "All transitions"},
+                request_only=True,
+            ),
+            example(
+                "Disabled",
+                {"data": {**ex.ENDPOINT, "enabled": False}},
+                response_only=True,
+            ),
+        ],
     )
     def patch(self, request, endpoint_id: str):
         endpoint = self.endpoint(request, endpoint_id)
@@ -126,6 +176,8 @@ class EndpointDetailApi(WebhookApi):
     @extend_schema(
         operation_id="webhook_endpoints_delete",
         tags=["webhooks"],
+        summary="Delete a webhook endpoint",
+        description="No more deliveries go to it; its delivery log goes with it. No body.",
         responses={204: None, **_errors(*AUTH_ERRORS, *NOT_FOUND)},
     )
     def delete(self, request, endpoint_id: str):
@@ -137,12 +189,17 @@ class EndpointRotateSecretApi(WebhookApi):
     @extend_schema(
         operation_id="webhook_endpoints_rotate_secret",
         tags=["webhooks"],
+        summary="Rotate an endpoint's signing secret",
         request=None,
-        description="A new secret; the old one keeps signing alongside it for 24 hours.",
+        description=(
+            "A new secret, shown once; the old one keeps signing alongside it (a second "
+            "`v1,` signature) for 24 hours so you can switch without losing a delivery. No body."
+        ),
         responses={
             200: _envelope(s.EndpointWithSecretOutput()),
             **_errors(*AUTH_ERRORS, *NOT_FOUND),
         },
+        examples=[example("New secret", {"data": ex.ENDPOINT_WITH_SECRET}, response_only=True)],
     )
     def post(self, request, endpoint_id: str):
         endpoint = services.endpoint_rotate_secret(endpoint=self.endpoint(request, endpoint_id))
@@ -153,12 +210,25 @@ class EndpointTestApi(WebhookApi):
     @extend_schema(
         operation_id="webhook_endpoints_test",
         tags=["webhooks"],
+        summary="Send a test event",
         request=None,
-        description="Send a `webhook.test` event to this endpoint only.",
+        description=(
+            "Sends a `webhook.test` event to this endpoint only, signed as every delivery is; "
+            "the answer is the delivery (its first attempt already made when it finished in "
+            "time). A disabled endpoint is 409 ENDPOINT_DISABLED. No body."
+        ),
         responses={
             202: _envelope(s.DeliveryOutput()),
-            **_errors(*AUTH_ERRORS, *NOT_FOUND, (409, "ENDPOINT_DISABLED")),
+            **_errors(*AUTH_ERRORS, *NOT_FOUND, "ENDPOINT_DISABLED"),
         },
+        examples=[
+            example(
+                "Delivered",
+                {"data": {**ex.DELIVERY, "eventType": "webhook.test"}},
+                response_only=True,
+                status_codes=["202"],
+            )
+        ],
     )
     def post(self, request, endpoint_id: str):
         delivery = services.endpoint_send_test(endpoint=self.endpoint(request, endpoint_id))
@@ -170,12 +240,18 @@ class EndpointDeliveryListApi(WebhookApi):
     @extend_schema(
         operation_id="webhook_endpoints_deliveries",
         tags=["webhooks"],
-        parameters=PAGE_PARAMS,
-        description="The delivery log of this endpoint, newest first, with every attempt.",
+        summary="An endpoint's delivery log",
+        parameters=[PageQuery],
+        description=(
+            "The deliveries to this endpoint, newest first, each with every attempt (status "
+            "code, duration, error, the start of your answer). Paginated with `page` and "
+            "`limit`."
+        ),
         responses={
             200: _list_envelope("DeliveryListEnvelope", s.DeliveryOutput(many=True)),
-            **_errors(*BODY_ERRORS, *AUTH_ERRORS, *NOT_FOUND),
+            **_errors(*BODY_ERRORS, *AUTH_ERRORS, *NOT_FOUND, validation="page"),
         },
+        examples=[example("Deliveries", ex.page([ex.DELIVERY]), response_only=True)],
     )
     def get(self, request, endpoint_id: str):
         endpoint = self.endpoint(request, endpoint_id)
@@ -193,18 +269,40 @@ class EndpointRedeliverApi(WebhookApi):
     @extend_schema(
         operation_id="webhook_endpoints_redeliver",
         tags=["webhooks"],
+        summary="Send an event again",
         request=s.RedeliverInput,
-        description="Send one of the customer's events to this endpoint again.",
+        description=(
+            "Sends one of your events (an id from `GET /events`) to this endpoint again, on a "
+            "fresh retry schedule; the log keeps the earlier attempts. A disabled endpoint is "
+            "409 ENDPOINT_DISABLED, an event that is not yours 404 EVENT_NOT_FOUND."
+        ),
         responses={
             202: _envelope(s.DeliveryOutput()),
             **_errors(
                 *BODY_ERRORS,
                 *AUTH_ERRORS,
                 *NOT_FOUND,
-                (404, "EVENT_NOT_FOUND"),
-                (409, "ENDPOINT_DISABLED"),
+                "EVENT_NOT_FOUND",
+                "ENDPOINT_DISABLED",
             ),
         },
+        examples=[
+            example("Redeliver", {"eventId": ex.EVENT_ID}, request_only=True),
+            example(
+                "Queued",
+                {
+                    "data": {
+                        **ex.DELIVERY,
+                        "status": "pending",
+                        "attemptCount": 0,
+                        "nextAttemptAt": "2026-05-30T00:20:00.000Z",
+                        "attempts": [],
+                    }
+                },
+                response_only=True,
+                status_codes=["202"],
+            ),
+        ],
     )
     def post(self, request, endpoint_id: str):
         endpoint = self.endpoint(request, endpoint_id)
@@ -224,10 +322,20 @@ class EventListApi(APIView):
     @extend_schema(
         operation_id="events_list",
         tags=["events"],
+        summary="Your order events, to catch up",
         parameters=[
-            OpenApiParameter("after", str, description="An event id: return the events after it."),
-            OpenApiParameter("type", str, description="Event type(s), comma-separated."),
-            OpenApiParameter("limit", int, description="Default 50, max 100."),
+            s.EventFeedQuery,
+            OpenApiParameter(
+                "type",
+                {
+                    "type": "array",
+                    "items": {"type": "string", "enum": list(ORDER_EVENT_TYPES)},
+                    "minItems": 1,
+                },
+                style="form",
+                explode=False,
+                description="Only these event types, comma-separated.",
+            ),
         ],
         description=(
             "The customer's order events, oldest first after the cursor: pass the last "
@@ -255,8 +363,25 @@ class EventListApi(APIView):
                     ),
                 },
             ),
-            **_errors(*BODY_ERRORS, *AUTH_ERRORS),
+            **_errors(*BODY_ERRORS, *AUTH_ERRORS, validation="events"),
         },
+        examples=[
+            example(
+                "One event, more to come",
+                {
+                    "data": [ex.EVENT],
+                    "meta": {
+                        "pagination": {
+                            "limit": 1,
+                            "after": None,
+                            "nextAfter": ex.EVENT_ID,
+                            "hasMore": True,
+                        }
+                    },
+                },
+                response_only=True,
+            )
+        ],
     )
     def get(self, request):
         query = s.EventFeedQuery(data=request.query_params)
@@ -287,10 +412,16 @@ class EventDetailApi(APIView):
     @extend_schema(
         operation_id="events_detail",
         tags=["events"],
+        summary="One event",
+        description=(
+            "An event by its id (the `webhook-id` header of its deliveries): the order as it "
+            "was at that transition, and the status it left."
+        ),
         responses={
             200: _envelope(s.EventOutput()),
-            **_errors(*AUTH_ERRORS, (404, "EVENT_NOT_FOUND")),
+            **_errors(*AUTH_ERRORS, "EVENT_NOT_FOUND"),
         },
+        examples=[example("Completed", {"data": ex.EVENT}, response_only=True)],
     )
     def get(self, request, event_id: str):
         event = selectors.event_get(customer=request.user.customer, event_id=event_id)

@@ -1,5 +1,8 @@
 """Input parsing and output shapes of the webhooks API."""
 
+import re
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from otc.api.inputs import MAX_LIMIT, ListQuery, StrictInput
@@ -19,17 +22,69 @@ class EventTypeField(serializers.ChoiceField):
         )
 
 
+# A webhook URL, as the field checks it and the schema publishes it: http(s); a DNS name
+# (labels of at most 63 characters, at most 253 in all, a letter TLD or punycode), an IPv4
+# address or a bracketed IPv6 one; an optional port; path, query and fragment in RFC 3986's
+# ASCII characters (percent-encode anything else). Django's URLValidator and ``urlguard``'s
+# address rules apply on top; whether the host resolves to a public address is decided then.
+_LABEL = "[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+_DNS_NAME = (
+    rf"(?=[^:/?#]{{1,253}}(?:[:/?#]|$))(?:{_LABEL}\.)+(?:[a-zA-Z]{{2,63}}|xn--[a-zA-Z0-9]{{1,59}})"
+)
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_IPV4 = rf"(?:{_OCTET}\.){{3}}{_OCTET}"
+_H16 = "[0-9A-Fa-f]{1,4}"
+_LS32 = rf"(?:{_H16}:{_H16}|{_IPV4})"
+_IPV6 = "|".join(  # RFC 3986's IPv6address
+    [
+        rf"(?:{_H16}:){{6}}{_LS32}",
+        rf"::(?:{_H16}:){{5}}{_LS32}",
+        rf"(?:{_H16})?::(?:{_H16}:){{4}}{_LS32}",
+        rf"(?:(?:{_H16}:){{0,1}}{_H16})?::(?:{_H16}:){{3}}{_LS32}",
+        rf"(?:(?:{_H16}:){{0,2}}{_H16})?::(?:{_H16}:){{2}}{_LS32}",
+        rf"(?:(?:{_H16}:){{0,3}}{_H16})?::{_H16}:{_LS32}",
+        rf"(?:(?:{_H16}:){{0,4}}{_H16})?::{_LS32}",
+        rf"(?:(?:{_H16}:){{0,5}}{_H16})?::{_H16}",
+        rf"(?:(?:{_H16}:){{0,6}}{_H16})?::",
+    ]
+)
+_PCHAR = "(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})"
+WEBHOOK_URL_PATTERN = (
+    rf"^https?://(?:{_DNS_NAME}|{_IPV4}|\[(?:{_IPV6})\])"
+    rf"(?::[0-9]{{1,5}})?(?:/{_PCHAR}*)*(?:\?(?:{_PCHAR}|[/?])*)?(?:#(?:{_PCHAR}|[/?])*)?$"
+)
+_WEBHOOK_URL = re.compile(WEBHOOK_URL_PATTERN.removesuffix("$"))
+
+
+@extend_schema_field(
+    {"type": "string", "format": "uri", "maxLength": 2000, "pattern": WEBHOOK_URL_PATTERN}
+)
+class WebhookUrlField(serializers.URLField):
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not _WEBHOOK_URL.fullmatch(value):
+            raise serializers.ValidationError(
+                "Enter an http(s) URL in ASCII: a host name or an IP address, an optional "
+                "port, path and query (percent-encode any other character)."
+            )
+        return value
+
+
 class EndpointCreateInput(StrictInput):
-    url = serializers.URLField(max_length=2000)
-    events = serializers.ListField(child=EventTypeField(), required=False, allow_empty=False)
+    url = WebhookUrlField(max_length=2000)
+    events = serializers.ListField(
+        child=EventTypeField(), required=False, allow_empty=False, min_length=1
+    )
     description = serializers.CharField(
         max_length=200, required=False, allow_blank=True, default=""
     )
 
 
 class EndpointUpdateInput(StrictInput):
-    url = serializers.URLField(max_length=2000, required=False)
-    events = serializers.ListField(child=EventTypeField(), required=False, allow_empty=False)
+    url = WebhookUrlField(max_length=2000, required=False)
+    events = serializers.ListField(
+        child=EventTypeField(), required=False, allow_empty=False, min_length=1
+    )
     description = serializers.CharField(max_length=200, required=False, allow_blank=True)
     enabled = serializers.BooleanField(required=False)
 

@@ -101,12 +101,19 @@ def test_the_quote_id_is_the_order_id(acme):
     assert (log.from_status, log.to_status, log.channel) == ("", Status.QUOTED, "api")
 
 
-@pytest.mark.parametrize(
-    ("sent", "shown"), [("100", "100.00"), (" 100.5 ", "100.50"), (100, "100.00")]
-)
+@pytest.mark.parametrize(("sent", "shown"), [("100", "100.00"), ("100.5", "100.50")])
 def test_plain_amount_notations_are_accepted(acme, sent, shown):
     data = quote(acme, buy_body(acme, sent)).json()["data"]
     assert data["sourceAmountEur"] == shown
+
+
+@pytest.mark.parametrize("sent", [100, " 100.5 ", "+100", "100.", ".5"])
+def test_amounts_outside_the_published_pattern_are_refused(acme, sent):
+    # The schema publishes the field's own pattern (a decimal string): a JSON number or a
+    # padded, signed or half-written figure is refused rather than guessed at.
+    response = quote(acme, buy_body(acme, sent))
+    assert response.status_code == 400
+    assert set(response.json()["error"]["details"]) == {"sourceAmountEur"}
 
 
 def test_side_defaults_to_buy(acme):

@@ -9,9 +9,7 @@ from otc.portal.errors import MESSAGES, describe
 # Credentials and scopes do not exist in the portal: the session is the credential.
 NOT_FOR_THE_PORTAL = {"UNAUTHENTICATED", "INSUFFICIENT_SCOPE"}
 API_CODES = {
-    code
-    for status, code in (*api.QUOTE_ERRORS, *api.CONFIRM_ERRORS)
-    if code not in NOT_FOR_THE_PORTAL
+    code for code in (*api.QUOTE_ERRORS, *api.CONFIRM_ERRORS) if code not in NOT_FOR_THE_PORTAL
 } | {"NOT_CANCELLABLE", "NOT_REQUOTABLE", "ORDER_NOT_FOUND"}
 
 
