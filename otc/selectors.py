@@ -10,7 +10,7 @@ from accounts import money
 from accounts.errors import error
 from accounts.models import Customer, JournalEntry
 
-from .models import CustomerFeeSchedule, Order, Pair, ProviderTransfer, Side
+from .models import CustomerFeeSchedule, Kind, Order, Pair, ProviderTransfer, Side
 
 
 def money_trail() -> dict:
@@ -39,14 +39,22 @@ def money_trail() -> dict:
 
 
 def customer_orders(
-    customer: Customer, *, status: str | None = None, side: str | None = None
+    customer: Customer,
+    *,
+    status: str | None = None,
+    side: str | None = None,
+    kind: str | None = None,
 ) -> QuerySet[Order]:
+    """The customer's orders, OTC and market exchanges alike unless ``kind`` says which (the
+    seed-000 API lists only OTC orders; the portal shows both)."""
     orders = (
         Order.objects.filter(customer=customer)
         .select_related("pair")
         .prefetch_related("fees")
         .annotate(**money_trail())
     )
+    if kind:
+        orders = orders.filter(kind=kind)
     if status:
         orders = orders.filter(status=status)
     if side:
@@ -55,19 +63,28 @@ def customer_orders(
 
 
 def order_page(
-    *, customer: Customer, page: int, limit: int, status: str | None = None, side: str | None = None
+    *,
+    customer: Customer,
+    page: int,
+    limit: int,
+    status: str | None = None,
+    side: str | None = None,
+    kind: str | None = Kind.OTC,
 ) -> tuple[list[Order], int]:
-    """One page of the customer's orders, newest first, and the total: two queries whatever
-    the page size."""
-    orders = customer_orders(customer, status=status, side=side)
+    """One page of the customer's orders (OTC ones unless ``kind`` says otherwise), newest
+    first, and the total: two queries whatever the page size."""
+    orders = customer_orders(customer, status=status, side=side, kind=kind)
     total = orders.count()
     start = (page - 1) * limit
     return list(orders[start : start + limit]), total
 
 
-def order_get(*, customer: Customer, order_id: uuid.UUID) -> Order:
+def order_get(*, customer: Customer, order_id: uuid.UUID, kind: str | None = Kind.OTC) -> Order:
+    """One of the customer's orders (an OTC order unless ``kind`` is None: the portal shows
+    market exchanges on the same page)."""
+    orders = Order.objects.filter(kind=kind) if kind else Order.objects.all()
     order = (
-        Order.objects.select_related("pair")
+        orders.select_related("pair")
         .prefetch_related("fees")
         .annotate(**money_trail())
         .filter(customer=customer, pk=order_id)

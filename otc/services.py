@@ -37,6 +37,7 @@ from .models import (
     Channel,
     CustomerFeeSchedule,
     FixedSide,
+    Kind,
     Order,
     OrderApproval,
     OrderFee,
@@ -438,6 +439,7 @@ COUNTS_AGAINST_LIMIT = [
     Status.PRICE_REVIEW,
     Status.APPROVED,
     Status.COMPLETED,
+    Status.EXECUTED,  # a market exchange counts like an OTC order
 ]
 
 
@@ -490,9 +492,11 @@ def quote_create(
     fixed_side: str = FixedSide.SOURCE,
     pair_code: str = DEFAULT_PAIR,
     actor: Actor,
+    kind: str = Kind.OTC,
 ) -> Order:
     """Price an indicative quote and store it as an order in ``quoted``. ``amount`` is the
-    source amount, or the destination amount when ``fixed_side`` is ``destination``."""
+    source amount, or the destination amount when ``fixed_side`` is ``destination``. A market
+    exchange (``kind=market``, ``otc.exchanges``) is quoted the same way."""
     _check_kyc(customer)
     pair = pair_get(pair_code)
     resources = _resolve_resources(customer, pair, side, fiat_account_id, wallet_id)
@@ -509,6 +513,7 @@ def quote_create(
         _check_wallet_covers(resources.wallet, quoted.source_currency, quoted.source_amount)
     order = Order(
         customer=customer,
+        kind=kind,
         side=side,
         pair=pair,
         fixed_side=fixed_side,
@@ -633,11 +638,13 @@ def _source_insufficient(order: Order) -> DomainError:
     )
 
 
-def _collect_legs(order: Order, into: LedgerAccount) -> list:
+def _collect_legs(order: Order, into: LedgerAccount, amount: Decimal | None = None) -> list:
     """The source leg leaving the customer: the amount net of fees into ``into`` (clearing or
-    treasury), the fees to fee income, in one entry."""
-    legs = [(order.source_ledger_account, -order.source_amount)]
-    legs.append((into, order.source_amount - order.fee_total))
+    treasury), the fees to fee income, in one entry. ``amount``: what leaves the customer when
+    it is not the order's source amount (a market exchange's source plus slippage buffer)."""
+    amount = order.source_amount if amount is None else amount
+    legs = [(order.source_ledger_account, -amount)]
+    legs.append((into, amount - order.fee_total))
     if order.fee_total:
         legs.append((fee_account(order.source_currency), order.fee_total))
     return legs

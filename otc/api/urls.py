@@ -1,7 +1,7 @@
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import views
+from . import exchanges, views
 from .statements import StatementDownloadApi
 from .status import StatusApi
 
@@ -37,6 +37,18 @@ urlpatterns = [
         "otc-exchanges/<str:order_id>/accept-price",
         views.OrderAcceptPriceApi.as_view(),
         name="api-order-accept-price",
+    ),
+    path("exchanges", exchanges.ExchangeListCreateApi.as_view(), name="api-exchanges"),
+    path("exchanges/<str:exchange_id>", exchanges.ExchangeDetailApi.as_view(), name="api-exchange"),
+    path(
+        "exchanges/<str:exchange_id>/accept",
+        exchanges.ExchangeAcceptApi.as_view(),
+        name="api-exchange-accept",
+    ),
+    path(
+        "exchanges/<str:exchange_id>/cancel",
+        exchanges.ExchangeCancelApi.as_view(),
+        name="api-exchange-cancel",
     ),
     path("statements", StatementDownloadApi.as_view(), name="api-statements"),
     path("status", StatusApi.as_view(), name="api-status"),

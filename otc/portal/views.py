@@ -77,7 +77,7 @@ def _actor(request) -> Actor:
 
 def _order_or_404(request, order_id: uuid.UUID) -> Order:
     try:
-        return selectors.order_get(customer=request.customer, order_id=order_id)
+        return selectors.order_get(customer=request.customer, order_id=order_id, kind=None)
     except DomainError:
         raise Http404("No such order.") from None
 

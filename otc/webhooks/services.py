@@ -41,7 +41,19 @@ from .urlguard import UrlNotAllowed, resolve_target
 
 logger = logging.getLogger(__name__)
 
-ORDER_EVENT_TYPES = tuple(f"otc_order.{status}" for status in Status.values)
+ORDER_EVENT_TYPES = tuple(
+    f"otc_order.{status}" for status in Status.values if status != Status.EXECUTED
+)
+# A market exchange (``/exchanges``) announces its own transitions in its own style.
+EXCHANGE_STATUSES = (
+    Status.QUOTED,
+    Status.EXECUTED,
+    Status.FAILED,
+    Status.EXPIRED,
+    Status.CANCELLED,
+)
+EXCHANGE_EVENT_TYPES = tuple(f"exchange.{status}" for status in EXCHANGE_STATUSES)
+EVENT_TYPES = (*ORDER_EVENT_TYPES, *EXCHANGE_EVENT_TYPES)
 USER_AGENT = "OTC-Desk-Webhooks/1.0"
 RESPONSE_EXCERPT_CHARS = 500
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -199,11 +211,21 @@ def event_emit(
 
 
 def order_event_emit(*, order, previous_status: str) -> Event:
-    from otc.representations import order_representation
+    """``otc_order.<status>`` with the order as the API shows it; a market exchange's
+    ``exchange.<status>`` with the exchange as ``/exchanges`` shows it (snake_case)."""
+    from otc.models import Kind
+    from otc.representations import exchange_representation, order_representation
 
-    data = order_representation(order) | {"previousStatus": previous_status or None}
+    if order.kind == Kind.MARKET:
+        data = exchange_representation(order) | {
+            "previous_status": previous_status.upper() or None
+        }
+        kind = "exchange"
+    else:
+        data = order_representation(order) | {"previousStatus": previous_status or None}
+        kind = "otc_order"
     return event_emit(
-        customer=order.customer, type=f"otc_order.{order.status}", data=data, order_id=order.pk
+        customer=order.customer, type=f"{kind}.{order.status}", data=data, order_id=order.pk
     )
 
 
