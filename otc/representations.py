@@ -228,13 +228,17 @@ def exchange_transactions(order: Order) -> list[dict]:
         if kind is None or transfer.journal_entry_id is None:
             continue
         leaving = kind == "SOURCE"
-        customer_end = transfer.source if leaving else transfer.destination
+        customer_end = (
+            transfer.source_account_id or transfer.source_wallet_id
+            if leaving
+            else transfer.destination_account_id or transfer.destination_wallet_id
+        )
         amount = money.format_amount(transfer.amount, transfer.asset)
         rows.append(
             {
                 "id": str(transfer.journal_entry_id),
                 "type": kind,
-                "account_id": str(customer_end.pk),
+                "account_id": str(customer_end),
                 "amount": f"-{amount}" if leaving else amount,
                 "currency": transfer.asset,
                 "provider_status": transfer.state,

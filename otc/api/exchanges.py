@@ -44,6 +44,15 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 # --- inputs -----------------------------------------------------------------------------------
 
 
+class AmountStringField(s.AnyAmountField):
+    """The seed's ``amount``: a JSON string, never a number."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            raise serializers.ValidationError('Send the amount as a decimal string, e.g. "100.00".')
+        return super().to_internal_value(data)
+
+
 class ExchangeCreateInput(StrictInput):
     source_account_id = s.UUIDStringField(
         help_text="Your EUR account (to buy USDC) or your wallet (to sell USDC): funds leave it."
@@ -56,7 +65,7 @@ class ExchangeCreateInput(StrictInput):
         help_text="FIX_SOURCE: `amount` is what leaves the source; FIX_DESTINATION: `amount` is "
         "exactly what arrives.",
     )
-    amount = s.AnyAmountField(help_text="A decimal string with at most the currency's decimals.")
+    amount = AmountStringField(help_text="A decimal string with at most the currency's decimals.")
 
 
 class ExchangeAcceptInput(StrictInput):

@@ -217,9 +217,7 @@ def order_event_emit(*, order, previous_status: str) -> Event:
     from otc.representations import exchange_representation, order_representation
 
     if order.kind == Kind.MARKET:
-        data = exchange_representation(order) | {
-            "previous_status": previous_status.upper() or None
-        }
+        data = exchange_representation(order) | {"previous_status": previous_status.upper() or None}
         kind = "exchange"
     else:
         data = order_representation(order) | {"previousStatus": previous_status or None}
