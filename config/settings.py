@@ -317,7 +317,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "otc.models.Status", "SideEnum": "otc.models.Side"},
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "otc.models.Status",
+        # the order's statuses as the API's choice fields list them (value, value)
+        "StatusEnum": "otc.models.Status.values",
+        "SideEnum": "otc.models.Side",
+        "ExchangeStatusEnum": "otc.exchanges.EXCHANGE_STATUSES",
+    },
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
 }

@@ -47,6 +47,9 @@ from .models import FixedSide, Kind, MarketExchange, Order, ProviderTransfer, Si
 from .services import FIAT, SIDES, Actor
 
 ACTIONS = {"FIX_SOURCE": FixedSide.SOURCE, "FIX_DESTINATION": FixedSide.DESTINATION}
+# The seed's statuses: the order's, upper-cased.
+EXCHANGE_STATUSES = ("QUOTED", "EXECUTED", "EXPIRED", "FAILED", "CANCELLED")
+FAILURE_CODES = ("SLIPPAGE_EXCEEDED", "TREASURY_INSUFFICIENT")
 ACTION_OF = {fixed: action for action, fixed in ACTIONS.items()}
 DEFAULT_SLIPPAGE_BPS = 100
 MAX_SLIPPAGE_BPS = 1000

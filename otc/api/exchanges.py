@@ -16,7 +16,7 @@ from otc.representations import exchange_representation
 
 from . import serializers as s
 from .inputs import PageQuery, StrictInput
-from .views import AUTH_ERRORS, BODY_ERRORS, QUOTE_ERRORS, _actor, _errors, _uuid_or_404
+from .views import AUTH_ERRORS, BODY_ERRORS, _actor, _errors, _uuid_or_404
 
 EXCHANGE_SCOPES = {
     "GET": SCOPE_EXCHANGES_READ,
@@ -108,9 +108,7 @@ class ExchangeOutput(serializers.Serializer):
     destination_currency = serializers.CharField()
     rate = serializers.CharField(help_text="Destination units per source unit, after markups.")
     fee = serializers.CharField(help_text="Fees in the source currency, off the source amount.")
-    status = serializers.ChoiceField(
-        choices=["QUOTED", "EXECUTED", "EXPIRED", "FAILED", "CANCELLED"]
-    )
+    status = serializers.ChoiceField(choices=exchanges.EXCHANGE_STATUSES)
     quote_expires_at = serializers.CharField()
     created_at = serializers.CharField()
     accepted_at = serializers.CharField(allow_null=True)
@@ -123,7 +121,7 @@ class ExchangeOutput(serializers.Serializer):
     fees = s.FeesOutput(help_text="(extension) the fee lines.")
     maximum_slippage = serializers.IntegerField(help_text="(extension) bps, as accepted.")
     failure_code = serializers.ChoiceField(
-        choices=["SLIPPAGE_EXCEEDED", "TREASURY_INSUFFICIENT"],
+        choices=exchanges.FAILURE_CODES,
         allow_null=True,
         help_text="(extension) why a FAILED exchange did not execute.",
     )
@@ -177,11 +175,29 @@ def _stored(stored: idempotency.StoredResponse) -> HttpResponse:
     return response
 
 
+RESOURCE_ERRORS = (  # the seed-000 codes of an account or wallet that cannot be used
+    (422, "SOURCE_NOT_FOUND"),
+    (422, "SOURCE_WRONG_CURRENCY"),
+    (422, "SOURCE_INACTIVE"),
+    (422, "DESTINATION_NOT_FOUND"),
+    (422, "DESTINATION_NO_USDC_ADDRESS"),
+    (422, "SOURCE_WALLET_NO_USDC"),
+    (422, "SOURCE_WALLET_INSUFFICIENT"),
+    (422, "DESTINATION_ACCOUNT_NOT_FOUND"),
+    (422, "DESTINATION_ACCOUNT_WRONG_CURRENCY"),
+    (422, "DESTINATION_ACCOUNT_INACTIVE"),
+)
 CREATE_ERRORS = (
     *BODY_ERRORS,
     *AUTH_ERRORS,
     *IDEMPOTENCY_ERRORS,
-    *[code for code in QUOTE_ERRORS if code not in BODY_ERRORS + AUTH_ERRORS],
+    (403, "KYC_NOT_VERIFIED"),
+    *RESOURCE_ERRORS,
+    (422, "AMOUNT_OUT_OF_RANGE"),
+    (422, "CURRENCY_PAIR_NOT_ENABLED"),
+    (409, "FEES_EXCEED_AMOUNT"),
+    (400, "INVALID_CALCULATED_AMOUNT"),
+    (502, "QUOTE_UNAVAILABLE"),
 )
 ACCEPT_ERRORS = (
     *BODY_ERRORS,
@@ -193,7 +209,13 @@ ACCEPT_ERRORS = (
     (409, "EXCHANGE_NOT_ACCEPTABLE"),
     (422, "SOURCE_INSUFFICIENT_FUNDS"),
     (422, "DAILY_LIMIT_EXCEEDED"),
-    *[code for code in QUOTE_ERRORS if code[0] in (422, 502) and code[1] != "AMOUNT_OUT_OF_RANGE"],
+    # a resource that changed since the quote
+    (422, "SOURCE_INACTIVE"),
+    (422, "DESTINATION_NO_USDC_ADDRESS"),
+    (422, "SOURCE_WALLET_NO_USDC"),
+    (422, "SOURCE_WALLET_INSUFFICIENT"),
+    (422, "DESTINATION_ACCOUNT_INACTIVE"),
+    (502, "QUOTE_UNAVAILABLE"),
 )
 
 

@@ -329,3 +329,22 @@ def test_get_shows_the_executed_exchange_with_its_transactions(acme, api, quoted
     for field in ("status", "source_transaction_id", "destination_transaction_id", "executed_at"):
         assert shown[field] == accepted[field]
     assert [t["type"] for t in shown["transactions"]][-1] == "MARKET_ADJUSTMENT"
+
+
+@pytest.mark.parametrize(
+    ("make_body", "change", "code"),
+    [
+        (buy_body, lambda a: setattr(a.eur_master, "is_active", False), "SOURCE_INACTIVE"),
+        (buy_body, lambda a: setattr(a.wallet, "usdc_address", ""), "DESTINATION_NO_USDC_ADDRESS"),
+        (sell_body, lambda a: setattr(a.wallet, "usdc_address", ""), "SOURCE_WALLET_NO_USDC"),
+    ],
+)
+def test_resources_changed_since_the_quote_are_refused(
+    acme, quoted, accept, make_body, change, code
+):
+    exchange_id = quoted(make_body(acme, "100.00" if make_body is buy_body else "100.000000"))
+    change(acme)
+    acme.eur_master.save()
+    acme.wallet.save()
+    error_of(accept(exchange_id), 422, code)
+    assert MarketExchange.objects.get(pk=exchange_id).status == Status.QUOTED

@@ -182,3 +182,40 @@ def test_racing_creates_with_one_key_create_one_exchange(acme, run_concurrently)
     bodies = {body for _, (status, body) in results if status == 201}
     assert len(bodies) == 1
     assert Order.objects.filter(kind=Kind.MARKET).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_duplicate_that_waits_too_long_gets_in_progress(acme, run_concurrently, monkeypatch):
+    """The first request still holds the key; a duplicate gives up after the lock wait."""
+    import threading
+
+    from django.db import transaction
+
+    from otc import idempotency
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the races are run against PostgreSQL")
+    monkeypatch.setattr(idempotency, "LOCK_WAIT", "300ms")
+    key_value, idem = exchange_key(acme), new_key()
+    claimed, duplicate_done = threading.Event(), threading.Event()
+
+    def first_holds_the_key():
+        with transaction.atomic():
+            IdempotencyRecord.objects.create(customer=acme.customer, key=idem, fingerprint="x")
+            claimed.set()
+            assert duplicate_done.wait(30)
+            transaction.set_rollback(True)
+
+    def duplicate():
+        assert claimed.wait(30)
+        try:
+            client = APIClient()
+            client.credentials(HTTP_X_API_KEY=key_value)
+            response = client.post(BASE, buy_body(acme), format="json", HTTP_IDEMPOTENCY_KEY=idem)
+            return response.status_code, response.json()["error"]["code"]
+        finally:
+            duplicate_done.set()
+
+    _, (_, answer) = run_concurrently([first_holds_the_key, duplicate])
+    assert answer == (409, "IDEMPOTENCY_KEY_IN_PROGRESS")
+    assert not Order.objects.filter(kind=Kind.MARKET).exists()

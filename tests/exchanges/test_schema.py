@@ -1,0 +1,67 @@
+"""The OpenAPI document describes the exchanges routes in the seed's snake_case shapes, with
+every error code the routes give."""
+
+import pytest
+
+from otc.api.exchanges import ACCEPT_ERRORS, CREATE_ERRORS
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def schema(client):
+    response = client.get("/api/v1/schema/", {"format": "json"})
+    assert response.status_code == 200
+    return response.json()
+
+
+def documented_codes(operation: dict) -> set[str]:
+    codes = set()
+    for status, response in operation["responses"].items():
+        description = response.get("description", "")
+        if description.startswith("Error codes: "):
+            codes |= {
+                (int(status), c) for c in description.removeprefix("Error codes: ").split(", ")
+            }
+    return codes
+
+
+def test_every_error_code_of_the_posts_is_documented(schema):
+    paths = schema["paths"]
+    assert documented_codes(paths["/api/v1/exchanges"]["post"]) == set(CREATE_ERRORS)
+    accept = paths["/api/v1/exchanges/{exchange_id}/accept"]["post"]
+    assert documented_codes(accept) == set(ACCEPT_ERRORS)
+    get = paths["/api/v1/exchanges/{exchange_id}"]["get"]
+    assert (404, "EXCHANGE_NOT_FOUND") in documented_codes(get)
+
+
+def test_the_shapes_are_the_seeds(schema):
+    exchange = schema["components"]["schemas"]["ExchangeOutput"]["properties"]
+    for field in (
+        "id",
+        "source_account_id",
+        "destination_account_id",
+        "action",
+        "source_amount",
+        "source_currency",
+        "destination_amount",
+        "destination_currency",
+        "rate",
+        "fee",
+        "status",
+        "quote_expires_at",
+        "created_at",
+        "accepted_at",
+        "executed_at",
+        "source_transaction_id",
+        "destination_transaction_id",
+    ):
+        assert field in exchange
+    statuses = schema["components"]["schemas"]["ExchangeStatusEnum"]["enum"]
+    assert statuses == ["QUOTED", "EXECUTED", "EXPIRED", "FAILED", "CANCELLED"]
+    body = schema["components"]["schemas"]["ExchangeCreateInputRequest"]["properties"]
+    assert set(body) == {"source_account_id", "destination_account_id", "action", "amount"}
+    assert (
+        "maximum_slippage"
+        in schema["components"]["schemas"]["ExchangeAcceptInputRequest"]["properties"]
+    )
