@@ -118,7 +118,8 @@ def figures(order: Order) -> OrderFigures:
 
 def _rows(orders) -> list[dict]:
     return [
-        {"order": o, "figures": figures(o), "status": status_text(o.status, o.side)} for o in orders
+        {"order": o, "figures": figures(o), "status": status_text(o.status, o.side, o.kind)}
+        for o in orders
     ]
 
 
@@ -204,7 +205,7 @@ def _exchange_page(request, form: QuoteForm, *, order: Order | None = None, stat
             # of this page sends the same key and is replayed, never confirmed twice.
             "idempotency_key": uuid.uuid4(),
             "shortfall": _shortfall(order),
-            "status": status_text(order.status, order.side),
+            "status": status_text(order.status, order.side, order.kind),
         }
     response = render(request, "portal/exchange.html", context, status=status)
     response["Cache-Control"] = "no-store"
@@ -416,7 +417,7 @@ def _without(query, *names: str) -> str:
 def _order_context(order: Order) -> dict:
     return {
         "order": order,
-        "status": status_text(order.status, order.side),
+        "status": status_text(order.status, order.side, order.kind),
         "figures": figures(order),
         "timeline": list(order.transitions.all()),
         "can_cancel": can_proceed(order.cancel),
