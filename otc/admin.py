@@ -42,10 +42,21 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class OrderTransitionInline(admin.TabularInline):
-    model = OrderTransition
+class ReadOnlyInline(admin.TabularInline):
+    """An order's records beside it: shown, never added, changed or deleted here."""
+
     extra = 0
     can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class OrderTransitionInline(ReadOnlyInline):
+    model = OrderTransition
     fields = readonly_fields = (
         "created_at",
         "from_status",
@@ -55,37 +66,15 @@ class OrderTransitionInline(admin.TabularInline):
         "reason",
     )
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class OrderApprovalInline(admin.TabularInline):
+class OrderApprovalInline(ReadOnlyInline):
     model = OrderApproval
-    extra = 0
-    can_delete = False
     fields = readonly_fields = ("created_at", "actor", "channel", "rate")
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class OrderFeeInline(admin.TabularInline):
+class OrderFeeInline(ReadOnlyInline):
     model = OrderFee
-    extra = 0
-    can_delete = False
     fields = readonly_fields = ("position", "type", "description", "amount", "bps")
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class RejectForm(forms.Form):
@@ -370,10 +359,8 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     fields = readonly_fields = ("created_at", "action", "subject", "details", "actor", "channel")
 
 
-class ProviderTransferInline(admin.TabularInline):
+class ProviderTransferInline(ReadOnlyInline):
     model = ProviderTransfer
-    extra = 0
-    can_delete = False
     fields = readonly_fields = (
         "step",
         "provider",
@@ -384,12 +371,6 @@ class ProviderTransferInline(admin.TabularInline):
         "provider_reference",
         "settled_at",
     )
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(MarketExchange)

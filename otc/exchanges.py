@@ -249,6 +249,13 @@ def _lock(exchange_id: uuid.UUID, customer: Customer) -> MarketExchange:
     return exchange
 
 
+def _only_quoted(exchange: Order, code: str, done: str) -> DomainError:
+    status = exchange.status.upper()
+    return error(
+        code, 409, f"The exchange is {status}; only a QUOTED exchange can be {done}.", status=status
+    )
+
+
 def _fail(exchange: MarketExchange, actor: Actor, code: str, reason: str) -> None:
     exchange.failure_code = code
     exchange.failure_reason = reason
@@ -407,13 +414,7 @@ def exchange_accept(
         ):
             raise error("QUOTE_EXPIRED", 400, "The quote has expired; create a new exchange.")
         if not can_proceed(exchange.execute) or mid is None:
-            raise error(
-                "EXCHANGE_NOT_ACCEPTABLE",
-                409,
-                f"The exchange is {exchange.status.upper()}; only a QUOTED exchange can be "
-                "accepted.",
-                status=exchange.status.upper(),
-            )
+            raise _only_quoted(exchange, "EXCHANGE_NOT_ACCEPTABLE", "accepted")
         # The customer's row serialises their accepts and confirms (the daily limit), as in
         # ``services.order_confirm``.
         Customer.objects.select_for_update(no_key=True).filter(pk=customer.pk).first()
@@ -457,13 +458,7 @@ def exchange_cancel(*, exchange_id: uuid.UUID, customer: Customer, actor: Actor)
     with transaction.atomic():
         exchange = _lock(exchange_id, customer)
         if not can_proceed(exchange.cancel_exchange):
-            raise error(
-                "EXCHANGE_NOT_CANCELLABLE",
-                409,
-                f"The exchange is {exchange.status.upper()}; only a QUOTED exchange can be "
-                "cancelled.",
-                status=exchange.status.upper(),
-            )
+            raise _only_quoted(exchange, "EXCHANGE_NOT_CANCELLABLE", "cancelled")
         services._transition(exchange, exchange.cancel_exchange, actor)
     return exchange
 
@@ -491,9 +486,17 @@ def exchange_get(*, exchange_id: uuid.UUID, customer: Customer) -> MarketExchang
 # --- the POSTs, at most once per Idempotency-Key ------------------------------------------------
 
 
-def _once(customer, key, path: str, request: dict, action) -> idempotency.StoredResponse:
-    """With a key, the OTC confirm's guarantees (``idempotency.run_once``); the key is
+def _once(
+    customer: Customer, key, path: str, request: dict, *, status: int, service, **arguments
+) -> idempotency.StoredResponse:
+    """Run ``service(customer=..., **arguments)`` and answer ``status`` with the exchange it
+    returns. With a key, the OTC confirm's guarantees (``idempotency.run_once``); the key is
     optional on these routes, and without one the call simply runs."""
+    from .representations import exchange_representation
+
+    def action() -> tuple[int, dict]:
+        return status, exchange_representation(service(customer=customer, **arguments))
+
     if key is None:
         status, body = action()
         return idempotency.StoredResponse(status, idempotency.render(body), False)
@@ -503,10 +506,6 @@ def _once(customer, key, path: str, request: dict, action) -> idempotency.Stored
         action=action,
         request_fingerprint=idempotency.fingerprint("POST", path, request),
     )
-
-
-def _plain(amount: Decimal) -> str:
-    return format(amount.normalize(), "f")  # "1000.00" and "1000" are the same request
 
 
 def exchange_create_once(
@@ -520,26 +519,26 @@ def exchange_create_once(
     actor: Actor,
 ) -> idempotency.StoredResponse:
     """``POST /exchanges``: 201 with the exchange, at most once per key."""
-    from .representations import exchange_representation
-
-    def create() -> tuple[int, dict]:
-        exchange = exchange_create(
-            customer=customer,
-            source_account_id=source_account_id,
-            destination_account_id=destination_account_id,
-            action=action,
-            amount=amount,
-            actor=actor,
-        )
-        return 201, exchange_representation(exchange)
-
     request = {
         "source_account_id": str(source_account_id),
         "destination_account_id": str(destination_account_id),
         "action": action,
-        "amount": _plain(amount),
+        # "1000.00" and "1000" are the same request
+        "amount": format(amount.normalize(), "f"),
     }
-    return _once(customer, key, "/api/v1/exchanges", request, create)
+    return _once(
+        customer,
+        key,
+        "/api/v1/exchanges",
+        request,
+        status=201,
+        service=exchange_create,
+        source_account_id=source_account_id,
+        destination_account_id=destination_account_id,
+        action=action,
+        amount=amount,
+        actor=actor,
+    )
 
 
 def exchange_accept_once(
@@ -552,16 +551,14 @@ def exchange_accept_once(
 ) -> idempotency.StoredResponse:
     """``POST /exchanges/{id}/accept``: 200 with the exchange (EXECUTED or FAILED), at most
     once per key; concurrent accepts of one exchange execute it once whatever the keys."""
-    from .representations import exchange_representation
-
-    def accept() -> tuple[int, dict]:
-        exchange = exchange_accept(
-            exchange_id=exchange_id,
-            customer=customer,
-            actor=actor,
-            maximum_slippage=maximum_slippage,
-        )
-        return 200, exchange_representation(exchange)
-
-    request = {"maximum_slippage": maximum_slippage}
-    return _once(customer, key, f"/api/v1/exchanges/{exchange_id}/accept", request, accept)
+    return _once(
+        customer,
+        key,
+        f"/api/v1/exchanges/{exchange_id}/accept",
+        {"maximum_slippage": maximum_slippage},
+        status=200,
+        service=exchange_accept,
+        exchange_id=exchange_id,
+        actor=actor,
+        maximum_slippage=maximum_slippage,
+    )

@@ -44,22 +44,48 @@ def market(settings):
     return move
 
 
-def buy_body(world, amount="1000.00", action="FIX_SOURCE") -> dict:
+def exchange_body(source, destination, amount: str, action: str) -> dict:
     return {
-        "source_account_id": str(world.eur_master.pk),
-        "destination_account_id": str(world.wallet.pk),
+        "source_account_id": str(source.pk),
+        "destination_account_id": str(destination.pk),
         "action": action,
         "amount": amount,
     }
+
+
+def buy_body(world, amount="1000.00", action="FIX_SOURCE") -> dict:
+    """EUR account -> USDC wallet."""
+    return exchange_body(world.eur_master, world.wallet, amount, action)
 
 
 def sell_body(world, amount="1000.000000", action="FIX_SOURCE") -> dict:
-    return {
-        "source_account_id": str(world.wallet.pk),
-        "destination_account_id": str(world.eur_master.pk),
-        "action": action,
-        "amount": amount,
-    }
+    """USDC wallet -> EUR account."""
+    return exchange_body(world.wallet, world.eur_master, amount, action)
+
+
+# The seed's fields of an exchange, in the seed's order.
+SEED_FIELDS = [
+    "id",
+    "source_account_id",
+    "destination_account_id",
+    "action",
+    "source_amount",
+    "source_currency",
+    "destination_amount",
+    "destination_currency",
+    "rate",
+    "fee",
+    "status",
+    "quote_expires_at",
+    "created_at",
+]
+SEED_EXECUTED_FIELDS = [
+    *SEED_FIELDS,
+    "accepted_at",
+    "executed_at",
+    "source_transaction_id",
+    "destination_transaction_id",
+]
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from accounts.models import KycStatus
 from otc import services
 from otc.models import Kind, MarketExchange, Order, OrderTransition, Pair, Status
 
-from .conftest import BASE, buy_body, exchange_key, sell_body
+from .conftest import BASE, SEED_FIELDS, buy_body, exchange_key, sell_body
 
 pytestmark = pytest.mark.django_db
 
@@ -19,23 +19,6 @@ def error_of(response, status: int, code: str) -> dict:
     body = response.json()["error"]
     assert body["code"] == code, body
     return body
-
-
-SEED_FIELDS = [
-    "id",
-    "source_account_id",
-    "destination_account_id",
-    "action",
-    "source_amount",
-    "source_currency",
-    "destination_amount",
-    "destination_currency",
-    "rate",
-    "fee",
-    "status",
-    "quote_expires_at",
-    "created_at",
-]
 
 
 def test_a_buy_with_a_fixed_source_is_quoted_with_the_seeds_fields(acme, create):

@@ -5,6 +5,8 @@ import pytest
 
 from otc.api.exchanges import ACCEPT_ERRORS, CREATE_ERRORS
 
+from .conftest import SEED_EXECUTED_FIELDS
+
 pytestmark = pytest.mark.django_db
 
 
@@ -37,25 +39,7 @@ def test_every_error_code_of_the_posts_is_documented(schema):
 
 def test_the_shapes_are_the_seeds(schema):
     exchange = schema["components"]["schemas"]["ExchangeOutput"]["properties"]
-    for field in (
-        "id",
-        "source_account_id",
-        "destination_account_id",
-        "action",
-        "source_amount",
-        "source_currency",
-        "destination_amount",
-        "destination_currency",
-        "rate",
-        "fee",
-        "status",
-        "quote_expires_at",
-        "created_at",
-        "accepted_at",
-        "executed_at",
-        "source_transaction_id",
-        "destination_transaction_id",
-    ):
+    for field in SEED_EXECUTED_FIELDS:
         assert field in exchange
     statuses = schema["components"]["schemas"]["ExchangeStatusEnum"]["enum"]
     assert statuses == ["QUOTED", "EXECUTED", "EXPIRED", "FAILED", "CANCELLED"]
