@@ -39,7 +39,7 @@ from django_fsm import can_proceed
 from accounts import money
 from accounts.errors import DomainError, InsufficientFunds, error
 from accounts.ledger import post_entry, transfer_legs
-from accounts.models import Customer, FiatAccount, JournalEntry
+from accounts.models import Customer, FiatAccount, JournalEntry, LedgerAccount
 from wallets.models import Wallet
 
 from . import idempotency, pricing, services, settlement
@@ -276,6 +276,18 @@ def _book(exchange: MarketExchange, execution: Execution) -> None:
     treasury_in = services._treasury_resource(spec.source_kind, source_currency, network)
     treasury_out = services._treasury_resource(spec.destination_kind, destination_currency, network)
     treasury_in_ledger = services._ledger_of(treasury_in, source_currency)
+    treasury_out_ledger = services._ledger_of(treasury_out, destination_currency)
+    # The entries below lock their accounts one entry at a time; taking every account of the
+    # exchange first, in one fixed order, keeps a buy and a sell running at once (treasury EUR
+    # then USDC, and USDC then EUR) from deadlocking.
+    accounts = {
+        exchange.source_ledger_account_id,
+        exchange.destination_ledger_account_id,
+        treasury_in_ledger.pk,
+        treasury_out_ledger.pk,
+        services.fee_account(source_currency).pk,
+    }
+    list(LedgerAccount.objects.select_for_update().filter(pk__in=accounts).order_by("pk"))
     source_end = _customer_end(exchange, spec.source_kind)
     label = f"Exchange {exchange.pk}"
     steps = [
@@ -300,7 +312,7 @@ def _book(exchange: MarketExchange, execution: Execution) -> None:
             execution.destination_amount,
             post_entry(
                 legs=transfer_legs(
-                    services._ledger_of(treasury_out, destination_currency),
+                    treasury_out_ledger,
                     exchange.destination_ledger_account,
                     execution.destination_amount,
                 ),
@@ -340,11 +352,17 @@ def _book(exchange: MarketExchange, execution: Execution) -> None:
         )
 
 
+QUOTED_FIGURES = ("mid_rate", "reference_rate", "indicative_rate", "ttl_expires_at")
+
+
 def _execute(exchange: MarketExchange, execution: Execution, actor: Actor) -> None:
     if execution.price is not None:  # FIX_DESTINATION: the source and fees are the live ones
-        quoted_ttl = exchange.ttl_expires_at
+        # ``_apply_price`` copies a whole price; the quote's own figures (its mid, rates and
+        # TTL) stay as quoted beside the final ones.
+        quoted = {name: getattr(exchange, name) for name in QUOTED_FIGURES}
         fees = services._apply_price(exchange, execution.price)
-        exchange.ttl_expires_at = quoted_ttl  # the quote's, not a new one
+        for name, value in quoted.items():
+            setattr(exchange, name, value)
         exchange.eur_equivalent = services._eur_equivalent(exchange.pair, execution.price)
     try:
         with transaction.atomic():

@@ -219,3 +219,23 @@ def test_a_duplicate_that_waits_too_long_gets_in_progress(acme, run_concurrently
     _, (_, answer) = run_concurrently([first_holds_the_key, duplicate])
     assert answer == (409, "IDEMPOTENCY_KEY_IN_PROGRESS")
     assert not Order.objects.filter(kind=Kind.MARKET).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_buys_and_sells_executing_at_once_all_execute(acme, globex, run_concurrently):
+    """They take the treasury's EUR and USDC accounts in opposite roles: no deadlock."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the races are run against PostgreSQL")
+    calls = []
+    for world, body, amount in ((acme, buy_body, "100.00"), (globex, sell_body, "100.000000")):
+        key_value = exchange_key(world)
+        client = APIClient()
+        client.credentials(HTTP_X_API_KEY=key_value)
+        for _ in range(THREADS // 2):
+            response = client.post(BASE, body(world, amount), format="json")
+            calls.append(post_accept(new_key(), key_value, response.json()["id"]))
+    results = run_concurrently(calls)
+    assert [status for _, (status, _, _) in results] == [200] * THREADS, results
+    bodies = [json.loads(body) for _, (_, body, _) in results]
+    assert {body["status"] for body in bodies} == {"EXECUTED"}
+    assert_ledger_invariants()
