@@ -2,6 +2,8 @@
 transition in the seed's style through the outbox, and reconciliation finds the books and the
 providers in agreement after exchanges executed."""
 
+import csv
+import io
 import threading
 from datetime import timedelta
 from decimal import Decimal
@@ -169,3 +171,27 @@ def test_an_exchange_whose_provider_step_is_still_pending_is_a_break_until_resum
     assert reconciliation.reconcile(reconciliation.desk_today()).break_count > 0
     settlement.advance(exchange_id)
     assert reconciliation.reconcile(reconciliation.desk_today()).break_count == 0
+
+
+# --- statements ----------------------------------------------------------------------------------
+
+
+def test_the_statement_lists_the_exchange_and_its_movements(acme, quoted, accept):
+    exchange_id = quoted(buy_body(acme, "500.000000", "FIX_DESTINATION"))
+    accept(exchange_id)
+    today = reconciliation.desk_today().isoformat()
+    response = acme.client(acme.read_key).get(
+        "/api/v1/statements", {"from": today, "to": today, "format": "csv"}
+    )
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    [order] = [row for row in rows if row["record"] == "order"]
+    assert (order["order_id"], order["status"]) == (exchange_id, "executed")
+    kinds = [
+        (row["kind"], row["amount"])
+        for row in rows
+        if row["record"] == "movement"
+        and row["order_id"] == exchange_id
+        and row["currency"] == "EUR"
+    ]
+    assert kinds == [("order_settlement", "-469.95"), ("market_adjustment", "4.66")]
