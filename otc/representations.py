@@ -222,7 +222,9 @@ def exchange_transactions(order: Order) -> list[dict]:
     source leaving (with the slippage buffer for FIX_DESTINATION), the destination arriving,
     the unused buffer credited back (``MARKET_ADJUSTMENT``). ``provider_status`` says whether
     the bank or custodian has done its part yet (``pending`` for a moment after execution)."""
-    rows = []
+    rows: list[dict] = []
+    if order.completed_at is None:
+        return rows  # nothing moves before execution (and no query for it: the quote sweep)
     for transfer in sorted(order.provider_transfers.all(), key=lambda t: (t.created_at, t.pk)):
         kind = EXCHANGE_TRANSACTION_TYPES.get(transfer.step)
         if kind is None or transfer.journal_entry_id is None:
