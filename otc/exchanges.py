@@ -298,7 +298,7 @@ def _book(exchange: MarketExchange, execution: Execution) -> None:
             source_currency,
             execution.reserve,
             post_entry(
-                legs=services._collect_legs(exchange, treasury_in_ledger, execution.reserve),
+                legs=services._collect_legs(exchange, treasury_in_ledger, amount=execution.reserve),
                 kind=JournalEntry.Kind.ORDER_SETTLEMENT,
                 reference_id=exchange.pk,
                 description=f"{label}: {source_currency} from the customer (fees to fee income)",
