@@ -84,7 +84,7 @@ def order_get(*, customer: Customer, order_id: uuid.UUID, kind: str | None = Kin
     market exchanges on the same page)."""
     orders = Order.objects.filter(kind=kind) if kind else Order.objects.all()
     order = (
-        orders.select_related("pair")
+        orders.select_related("pair", "customer", "fiat_account", "wallet")
         .prefetch_related("fees")
         .annotate(**money_trail())
         .filter(customer=customer, pk=order_id)

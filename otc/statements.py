@@ -415,7 +415,7 @@ def render_csv(statement: Statement) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
-def _latin1(text: str) -> str:
+def latin1_text(text: str) -> str:
     """The PDF's built-in Helvetica covers Latin-1 only: keep what it can draw, spell the rest
     out (NFKD) or replace it, so a label in another script never breaks the document."""
     out = []
@@ -429,20 +429,28 @@ def _latin1(text: str) -> str:
     return "".join(out)
 
 
-class _StatementPdf(FPDF):
+class DeskPdf(FPDF):
+    """An A4 document of the desk (statements, receipts): built-in Helvetica, the title and
+    page numbers in the footer."""
+
     def __init__(self, title: str) -> None:
         super().__init__(orientation="portrait", unit="mm", format="A4")
-        self.statement_title = title
+        self.document_title = title
         self.set_auto_page_break(auto=True, margin=15)
         self.set_title(title)
         self.set_author("OTC Desk")
         self.set_creator("OTC Desk")
 
+    def paragraph(self, line: str, size: float = 9, style: str = "", height: float = 5) -> None:
+        """One paragraph in Helvetica, wrapped to the page, the next one below it."""
+        self.set_font("Helvetica", style=style, size=size)
+        self.multi_cell(0, height, latin1_text(line), new_x="LMARGIN", new_y="NEXT")
+
     def footer(self) -> None:
         self.set_y(-12)
         self.set_font("Helvetica", size=7)
         self.set_text_color(110)
-        self.cell(0, 5, _latin1(self.statement_title), align="L")
+        self.cell(0, 5, latin1_text(self.document_title), align="L")
         self.cell(0, 5, f"Page {self.page_no()}/{{nb}}", align="R")
         self.set_text_color(0)
 
@@ -451,13 +459,11 @@ def render_pdf(statement: Statement) -> bytes:
     """An A4 statement: a summary of every account, each account's movements with the running
     balance, then the orders. Made with fpdf2 and its built-in Helvetica (no font files)."""
     title = f"Statement {statement.customer_name} {statement.date_from} to {statement.date_to}"
-    pdf = _StatementPdf(_latin1(title))
+    pdf = DeskPdf(latin1_text(title))
     pdf.add_page()
     heading = FontFace(emphasis="BOLD", fill_color=(230, 233, 238))
 
-    def text(line: str, size: float = 9, style: str = "", height: float = 5) -> None:
-        pdf.set_font("Helvetica", style=style, size=size)
-        pdf.multi_cell(0, height, _latin1(line), new_x="LMARGIN", new_y="NEXT")
+    text = pdf.paragraph
 
     def stamp(moment: datetime) -> str:
         return moment.strftime("%Y-%m-%d %H:%M")
@@ -486,7 +492,7 @@ def render_pdf(statement: Statement) -> bytes:
             row.cell(title_cell)
         for account in statement.accounts:
             row = table.row()
-            row.cell(_latin1(account.name))
+            row.cell(latin1_text(account.name))
             row.cell(account.currency)
             for value in (account.opening, account.money_in, account.money_out, account.closing):
                 row.cell(_amount(value, account.currency))
@@ -516,7 +522,7 @@ def render_pdf(statement: Statement) -> bytes:
             for movement in account.movements:
                 row = table.row()
                 row.cell(stamp(movement.booked_at))
-                row.cell(_latin1(movement.description))
+                row.cell(latin1_text(movement.description))
                 row.cell(_amount(movement.amount, account.currency))
                 row.cell(_amount(movement.balance, account.currency))
             row = table.row()

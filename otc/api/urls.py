@@ -2,6 +2,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import exchanges, views
+from .receipts import OrderReceiptApi
 from .statements import StatementDownloadApi
 from .status import StatusApi
 
@@ -37,6 +38,11 @@ urlpatterns = [
         "otc-exchanges/<str:order_id>/accept-price",
         views.OrderAcceptPriceApi.as_view(),
         name="api-order-accept-price",
+    ),
+    path(
+        "otc-exchanges/<str:order_id>/receipt.pdf",
+        OrderReceiptApi.as_view(),
+        name="api-order-receipt",
     ),
     path("exchanges", exchanges.ExchangeListCreateApi.as_view(), name="api-exchanges"),
     path("exchanges/<str:exchange_id>", exchanges.ExchangeDetailApi.as_view(), name="api-exchange"),

@@ -93,6 +93,22 @@ MESSAGES: dict[str, tuple[str | None, str]] = {
     "NOT_CANCELLABLE": (None, "This order can no longer be cancelled: it is {status_label}."),
     "NOT_REQUOTABLE": (None, "This order can no longer be requoted: it is {status_label}."),
     "RATE_LIMITED": (None, "Too many requests; wait a moment and try again."),
+    # price review
+    "REVIEW_NOT_FOUND": (None, "This order has no new price waiting for you any more."),
+    "REVIEW_CHANGED": (
+        None,
+        "The price under review is not the one you accepted; check the new figures below.",
+    ),
+    "REVIEW_EXPIRED": (
+        None,
+        "This price has expired, so nothing was executed. Cancel the order (a buy's EUR is "
+        "refunded) or wait for the desk to offer a new price.",
+    ),
+    "TREASURY_INSUFFICIENT": (
+        None,
+        "The desk cannot execute this right now. Nothing was exchanged; try again in a few "
+        "minutes or contact the desk.",
+    ),
 }
 
 

@@ -17,7 +17,7 @@ from accounts.models import (
 )
 from accounts.selectors import eligible_fiat_accounts
 from otc import services
-from otc.models import Side, Status
+from otc.models import FixedSide, Side, Status
 from otc.web import numbers
 from wallets.providers import custody
 from wallets.selectors import eligible_wallets
@@ -32,6 +32,40 @@ SIDE_CHOICES = [
 
 def source_currency(side: str) -> str:
     return money.EUR if side == Side.BUY else money.USDC
+
+
+def destination_currency(side: str) -> str:
+    return money.USDC if side == Side.BUY else money.EUR
+
+
+def amount_currency(side: str, fixed_side: str) -> str:
+    """The currency the typed amount is in: the source's, or the destination's when the
+    customer fixes what they receive ("I want to receive exactly ...")."""
+    if fixed_side == FixedSide.DESTINATION:
+        return destination_currency(side)
+    return source_currency(side)
+
+
+def amount_label(side: str, fixed_side: str) -> str:
+    if fixed_side == FixedSide.DESTINATION:
+        return "Amount to receive"
+    return "Amount to sell" if side == Side.SELL else "Amount to pay"
+
+
+FIXED_SIDE_LABELS = {
+    # (side, fixed side) -> the radio's label; the script swaps them when the side changes
+    (Side.BUY, FixedSide.SOURCE): "I pay exactly",
+    (Side.SELL, FixedSide.SOURCE): "I sell exactly",
+    (Side.BUY, FixedSide.DESTINATION): "I want to receive exactly",
+    (Side.SELL, FixedSide.DESTINATION): "I want to receive exactly",
+}
+
+
+def _mode(side: str | None, fixed_side: str | None) -> tuple[str, str]:
+    return (
+        side if side in Side.values else Side.BUY,
+        fixed_side if fixed_side in FixedSide.values else FixedSide.SOURCE,
+    )
 
 
 def _limits(customer, currency: str, pair):
@@ -57,6 +91,16 @@ class QuoteForm(forms.Form):
         label="USDC wallet",
         coerce=str,
         help_text="Buy: the USDC arrives in it. Sell: the USDC is sent from it.",
+    )
+    fixed_side = forms.ChoiceField(
+        label="Amount",
+        choices=[
+            (FixedSide.SOURCE, FIXED_SIDE_LABELS[Side.BUY, FixedSide.SOURCE]),
+            (FixedSide.DESTINATION, FIXED_SIDE_LABELS[Side.BUY, FixedSide.DESTINATION]),
+        ],
+        initial=FixedSide.SOURCE,
+        required=False,  # an older form without the choice fixes the source, as before
+        widget=forms.RadioSelect,
     )
     amount = forms.CharField(
         label="Amount to pay",
@@ -102,10 +146,14 @@ class QuoteForm(forms.Form):
             )
             for w in self.wallets
         ]
-        side = self.data.get("side") if self.is_bound else self.initial.get("side")
-        currency = source_currency(side if side in Side.values else Side.BUY)
-        self.fields["amount"].label = f"Amount to {'pay' if side != Side.SELL else 'sell'}"
-        self.fields["amount"].help_text = self.limits_text(currency)
+        source = self.data if self.is_bound else self.initial
+        side, fixed = _mode(source.get("side"), source.get("fixed_side"))
+        self.fields["fixed_side"].choices = [
+            (value, FIXED_SIDE_LABELS[side, value]) for value in FixedSide.values
+        ]
+        currency = amount_currency(side, fixed)
+        self.fields["amount"].label = amount_label(side, fixed)
+        self.fields["amount"].help_text = self.amount_help(side, fixed)
         # What the server reads, shown under the field as the user types (htmx).
         self.fields["amount"].widget.attrs.update(
             {
@@ -113,7 +161,8 @@ class QuoteForm(forms.Form):
                 "aria-describedby": "id_amount_helptext amount-preview",
                 "hx-get": reverse("portal:amount_preview"),
                 "hx-trigger": "input changed delay:250ms, side-changed",
-                "hx-include": "#quote-form [name=side], #quote-form [name=amount]",
+                "hx-include": "#quote-form [name=side], #quote-form [name=fixed_side], "
+                "#quote-form [name=amount]",
                 "hx-target": "#amount-preview",
                 "hx-swap": "innerHTML",
                 "hx-sync": "this:replace",
@@ -128,40 +177,61 @@ class QuoteForm(forms.Form):
             f" {numbers.how_to_write(currency)}"
         )
 
+    def amount_help(self, side: str, fixed_side: str) -> str:
+        if fixed_side == FixedSide.SOURCE:
+            return self.limits_text(source_currency(side))
+        currency = destination_currency(side)
+        paid = source_currency(side)
+        low, high = _limits(self.customer, paid, self.pair)
+        return (
+            f"In {currency}, up to {money.PRECISION[currency]} decimals: exactly what arrives. "
+            f"The quote works out what you {'pay' if side == Side.BUY else 'sell'} with the fees "
+            f"on top (between {numbers.format_money(low, paid)} and "
+            f"{numbers.format_money(high, paid)}). {numbers.how_to_write(currency)}"
+        )
+
     def limits(self) -> dict[str, dict[str, str]]:
-        """Per currency, what the browser script shows when the side switches."""
+        """Per side and fixed side (``"buy-destination"``), what the browser script shows when
+        the choice changes: the amount's currency, label, hint and placeholder, and the
+        radios' labels."""
         result = {}
-        for currency in (money.EUR, money.USDC):
-            low, high = _limits(self.customer, currency, self.pair)
-            result[currency] = {
-                "decimals": str(money.PRECISION[currency]),
-                "min": numbers.format_amount(low, currency),
-                "max": numbers.format_amount(high, currency),
-                "help": self.limits_text(currency),
-                "placeholder": numbers.example_amount(currency),
-            }
+        for side in Side.values:
+            for fixed in FixedSide.values:
+                currency = amount_currency(side, fixed)
+                result[f"{side}-{fixed}"] = {
+                    "currency": currency,
+                    "decimals": str(money.PRECISION[currency]),
+                    "label": amount_label(side, fixed),
+                    "help": self.amount_help(side, fixed),
+                    "placeholder": numbers.example_amount(currency),
+                    "fixedLabel": FIXED_SIDE_LABELS[side, fixed],
+                }
         return result
 
     def clean(self):
         data = super().clean()
-        side, raw = data.get("side"), data.get("amount")
+        data["fixed_side"] = data.get("fixed_side") or FixedSide.SOURCE
+        side, raw, fixed = data.get("side"), data.get("amount"), data["fixed_side"]
         if side and raw:
-            currency = source_currency(side)
+            currency = amount_currency(side, fixed)
             try:
                 # The way the user's locale writes numbers (Accept-Language); strict.
                 amount = numbers.parse_amount(raw, currency)
             except money.AmountError as exc:
                 self.add_error("amount", str(exc))
                 return data
-            low, high = _limits(self.customer, currency, self.pair)
-            if not low <= amount <= high:
-                self.add_error(
-                    "amount",
-                    f"Enter an amount between {numbers.format_amount(low, currency)} and "
-                    f"{numbers.format_money(high, currency)}.",
-                )
-                return data
-            data["source_amount"] = amount
+            if fixed == FixedSide.SOURCE:
+                # A fixed destination's source is known only once priced: the service checks
+                # it against the same limits (AMOUNT_OUT_OF_RANGE).
+                low, high = _limits(self.customer, currency, self.pair)
+                if not low <= amount <= high:
+                    self.add_error(
+                        "amount",
+                        f"Enter an amount between {numbers.format_amount(low, currency)} and "
+                        f"{numbers.format_money(high, currency)}.",
+                    )
+                    return data
+            data["amount_value"] = amount
             data["currency"] = currency
         return data
 

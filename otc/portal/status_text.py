@@ -75,7 +75,7 @@ _TEXT: dict[str, StatusText | dict[str, StatusText]] = {
     Status.PRICE_REVIEW: StatusText(
         "The market moved beyond the slippage you allowed, so nothing was executed. Review the "
         "new price and accept it or cancel before it expires (a buy's EUR is then refunded).",
-        "The new price is firm for two minutes.",
+        expected="an answer before the new price expires (the page counts down the time left)",
     ),
     Status.COMPLETED: {
         Side.BUY: StatusText("Done: the USDC is in your wallet."),

@@ -15,6 +15,13 @@ urlpatterns = [
     path("orders/<uuid:order_id>/status/", views.order_status, name="order_status"),
     path("orders/<uuid:order_id>/cancel/", views.order_cancel, name="order_cancel"),
     path("orders/<uuid:order_id>/requote/", views.order_requote, name="order_requote"),
+    path("orders/<uuid:order_id>/review/", views.order_review, name="order_review"),
+    path(
+        "orders/<uuid:order_id>/accept-price/",
+        views.order_accept_price,
+        name="order_accept_price",
+    ),
+    path("orders/<uuid:order_id>/receipt.pdf", views.order_receipt, name="order_receipt"),
     path("statements/", statements.statement_download, name="statements"),
     path("api-keys/", views.api_keys, name="api_keys"),
     path("api-keys/<uuid:key_id>/revoke/", views.api_key_revoke_view, name="api_key_revoke"),

@@ -28,15 +28,17 @@ from accounts.errors import DomainError, ProviderUnavailable, error
 from accounts.models import ApiKey
 from accounts.selectors import eligible_fiat_accounts
 from accounts.services import api_key_create, api_key_revoke
-from otc import idempotency, selectors, services
-from otc.models import OPEN_QUOTE, TERMINAL, Channel, Order, Side
+from otc import idempotency, receipts, selectors, services
+from otc.models import OPEN_QUOTE, TERMINAL, Channel, FixedSide, Order, Side, Status
+from otc.representations import review_representation
 from otc.services import Actor
 from otc.web import numbers
 from wallets.providers import custody
 from wallets.selectors import eligible_wallets
 
+from . import presentation
 from .errors import describe, describe_exception
-from .forms import ApiKeyCreateForm, OrderFilterForm, QuoteForm, source_currency
+from .forms import ApiKeyCreateForm, OrderFilterForm, QuoteForm, amount_currency
 from .status_text import ORDER_STATUSES, QUOTE_STATUSES, status_text
 
 ORDERS_PER_PAGE = 20
@@ -180,6 +182,12 @@ def dashboard(request):
             "open_quotes": selectors.customer_orders(customer)
             .filter(status__in=OPEN_QUOTE, ttl_expires_at__gt=timezone.now())
             .count(),
+            # Orders waiting for the customer's answer to a new price: said first, with a link.
+            "awaiting_answer": list(
+                Order.objects.filter(customer=customer, status=Status.PRICE_REVIEW)
+                .only("id", "side", "review_expires_at")
+                .order_by("review_expires_at")
+            ),
         },
     )
 
@@ -206,6 +214,7 @@ def _exchange_page(request, form: QuoteForm, *, order: Order | None = None, stat
             "idempotency_key": uuid.uuid4(),
             "shortfall": _shortfall(order),
             "status": status_text(order.status, order.side, order.kind),
+            "breakdown": presentation.price_breakdown(order),
         }
     response = render(request, "portal/exchange.html", context, status=status)
     response["Cache-Control"] = "no-store"
@@ -241,7 +250,11 @@ def amount_preview(request):
     """What the server reads in the amount being typed (the same parse as the quote form),
     shown under the field: "We read this as 1,234.56 EUR"."""
     side = request.GET.get("side")
-    currency = source_currency(side if side in Side.values else Side.BUY)
+    fixed = request.GET.get("fixed_side")
+    currency = amount_currency(
+        side if side in Side.values else Side.BUY,
+        fixed if fixed in FixedSide.values else FixedSide.SOURCE,
+    )
     raw = request.GET.get("amount", "")
     context: dict = {"raw": raw.strip(), "currency": currency}
     if raw.strip():
@@ -272,7 +285,8 @@ def exchange(request):
             side=data["side"],
             fiat_account_id=uuid.UUID(data["fiat_account"]),
             wallet_id=uuid.UUID(data["wallet"]),
-            amount=data["source_amount"],
+            amount=data["amount_value"],
+            fixed_side=data["fixed_side"],
             actor=_actor(request),
         )
     except DomainError as exc:
@@ -283,12 +297,19 @@ def exchange(request):
 
 
 def _form_for(order: Order, customer) -> QuoteForm:
+    if order.fixed_side == FixedSide.DESTINATION:
+        amount = numbers.format_amount(
+            order.indicative_destination_amount, order.destination_currency
+        )
+    else:
+        amount = numbers.format_amount(order.source_amount, order.source_currency)
     return QuoteForm(
         initial={
             "side": order.side,
             "fiat_account": str(order.fiat_account_id),
             "wallet": str(order.wallet_id),
-            "amount": numbers.format_amount(order.source_amount, order.source_currency),
+            "fixed_side": order.fixed_side,
+            "amount": amount,
         },
         customer=customer,
     )
@@ -368,13 +389,19 @@ def order_requote(request, order_id: uuid.UUID):
 @customer_required
 def order_cancel(request, order_id: uuid.UUID):
     try:
-        services.order_cancel(order_id=order_id, customer=request.customer, actor=_actor(request))
+        order = services.order_cancel(
+            order_id=order_id, customer=request.customer, actor=_actor(request)
+        )
     except DomainError as exc:
         if exc.status == 404:
             raise Http404("No such order.") from None
         messages.error(request, describe_exception(exc).message)
     else:
-        messages.success(request, "Quote cancelled.")
+        if order.cancellation_code:  # declined in price review: the order, not a quote
+            refund = " Your EUR is being refunded." if order.is_buy else ""
+            messages.success(request, f"Order cancelled; nothing was exchanged.{refund}")
+        else:
+            messages.success(request, "Quote cancelled.")
     return redirect("portal:order", order_id=order_id)
 
 
@@ -414,13 +441,27 @@ def _without(query, *names: str) -> str:
     return kept.urlencode()
 
 
+# Orders waiting for the desk's decision: the approval deadline is counted down.
+AWAITING_DECISION = (Status.DEBIT_PENDING, Status.PENDING_APPROVAL)
+
+
 def _order_context(order: Order) -> dict:
+    receipt = receipts.receipt_for(order) if order.status == Status.COMPLETED else None
     return {
         "order": order,
         "status": status_text(order.status, order.side, order.kind),
         "figures": figures(order),
-        "timeline": list(order.transitions.all()),
-        "can_cancel": can_proceed(order.cancel),
+        "breakdown": presentation.price_breakdown(order),
+        "timeline": presentation.timeline(list(order.transitions.all())),
+        "rejection": presentation.rejection(order),
+        "deadline": presentation.countdown(order.approval_deadline_at)
+        if order.status in AWAITING_DECISION
+        else None,
+        "review_left": presentation.countdown(order.review_expires_at)
+        if order.status == Status.PRICE_REVIEW
+        else None,
+        "receipt": receipt,
+        "can_cancel": can_proceed(order.cancel) and order.status != Status.PRICE_REVIEW,
         "quote_live": _quote_is_live(order),
         "can_requote": _can_requote(order),
         "in_flight": order.status not in TERMINAL,
@@ -442,6 +483,96 @@ def order_status(request, order_id: uuid.UUID):
     """The order page's live part, polled by htmx while the order is in flight."""
     order = _order_or_404(request, order_id)
     return render(request, "portal/_order_status.html", _order_context(order))
+
+
+@require_GET
+@customer_required
+def order_receipt(request, order_id: uuid.UUID):
+    """The completed order's receipt as a PDF; another customer's order, or one not completed,
+    is a 404."""
+    try:
+        receipt = receipts.receipt_build(customer=request.customer, order_id=order_id)
+    except DomainError:
+        raise Http404("No receipt for this order.") from None
+    response = HttpResponse(
+        receipts.render_receipt_pdf(receipt), content_type=receipts.CONTENT_TYPE
+    )
+    response["Content-Disposition"] = f'attachment; filename="{receipt.filename}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+# --- price review ---------------------------------------------------------------------------
+
+
+def _review_page(request, order: Order, *, status: int = 200, problem=None):
+    review = review_representation(order)
+    context = {
+        "section": "orders",
+        "order": order,
+        "review": presentation.review_figures(order, review),
+        "left": presentation.countdown(order.review_expires_at),
+        "breakdown": presentation.price_breakdown(order),
+        "problem": problem,
+    }
+    response = render(request, "portal/review.html", context, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+@customer_required
+def order_review(request, order_id: uuid.UUID):
+    """The new price the desk offers after the market moved beyond the customer's slippage
+    limit: the old price beside the new one, what changes, the time left, accept or cancel.
+    The same read as ``GET otc-exchanges/{id}/review``."""
+    try:
+        order = services.order_review_get(order_id=order_id, customer=request.customer)
+    except DomainError as exc:
+        if exc.code == "ORDER_NOT_FOUND":
+            raise Http404("No such order.") from None
+        return redirect("portal:order", order_id=order_id)  # no review (any more)
+    return _review_page(request, order)
+
+
+@require_POST
+@customer_required
+def order_accept_price(request, order_id: uuid.UUID):
+    """Accept the reviewed price with the figures shown (``POST …/accept-price``): a price
+    that changed meanwhile (409 REVIEW_CHANGED) or a late click (400 REVIEW_EXPIRED) comes
+    back to the review page with a sentence."""
+    try:
+        # The review's own plain strings, sent back as the API's accept-price body is (rates
+        # and the widest amounts both have six decimals).
+        rate = money.parse_amount(request.POST.get("rate", ""), money.USDC)
+        destination = money.parse_amount(request.POST.get("destination_amount", ""), money.USDC)
+    except money.AmountError:
+        rate = destination = None
+    try:
+        if rate is None:
+            raise error("REVIEW_CHANGED", 409, "These figures are not the price under review.")
+        services.order_accept_price(
+            order_id=order_id,
+            customer=request.customer,
+            rate=rate,
+            destination_amount=destination,
+            actor=_actor(request),
+        )
+    except DomainError as exc:
+        if exc.code == "ORDER_NOT_FOUND":
+            raise Http404("No such order.") from None
+        if exc.code == "REVIEW_NOT_FOUND":
+            messages.info(request, describe_exception(exc).message)
+            return redirect("portal:order", order_id=order_id)
+        problem = describe_exception(exc)
+        try:
+            order = services.order_review_get(order_id=order_id, customer=request.customer)
+        except DomainError:  # the review ended meanwhile (cancelled, swept)
+            messages.error(request, problem.message)
+            return redirect("portal:order", order_id=order_id)
+        return _review_page(request, order, status=exc.status, problem=problem)
+    messages.success(request, "New price accepted: the order is executing at it.")
+    return redirect("portal:order", order_id=order_id)
 
 
 # --- API keys -------------------------------------------------------------------------------

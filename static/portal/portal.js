@@ -1,7 +1,7 @@
 /* The portal's small behaviours, all optional: the pages work without them.
    - a live countdown to a quote's expiry that swaps Confirm for "Refresh quote" at zero
    - copy buttons
-   - the buy/sell switch updating the amount's label and hint (the "We read this as" preview
+   - the buy/sell and pay/receive switches updating the amount's label and hint (the "We read this as" preview
      under the amount is htmx asking the server, whose reading is the one that counts)
    - forms submitted once (the server's idempotency key is the real guarantee)
    - a confirmation prompt before revoking a key */
@@ -64,22 +64,31 @@
   function sideSwitch(form) {
     var limitsNode = document.getElementById("amount-limits");
     if (!limitsNode) return;
-    var limits = JSON.parse(limitsNode.textContent);
+    var modes = JSON.parse(limitsNode.textContent);
     var amount = form.querySelector("#id_amount");
     if (!amount) return;
     var label = form.querySelector('label[for="id_amount"]');
     var help = document.getElementById("id_amount_helptext");
+    function checkedValue(name, fallback) {
+      var checked = form.querySelector('input[name="' + name + '"]:checked');
+      return checked ? checked.value : fallback;
+    }
     function update() {
-      var checked = form.querySelector('input[name="side"]:checked');
-      var sell = checked && checked.value === "sell";
-      var currency = sell ? "USDC" : "EUR";
-      var info = limits[currency];
-      if (label) label.textContent = sell ? "Amount to sell" : "Amount to pay";
+      // "buy-source", "sell-destination", ...: the amount's currency, label and hint.
+      var side = checkedValue("side", "buy");
+      var info = modes[side + "-" + checkedValue("fixed_side", "source")];
+      if (!info) return;
+      if (label) label.textContent = info.label;
       if (help) help.textContent = info.help;
       if (info.placeholder) amount.setAttribute("placeholder", info.placeholder);
-      amount.setAttribute("data-currency", currency);
+      amount.setAttribute("data-currency", info.currency);
+      form.querySelectorAll("[data-fixed]").forEach(function (option) {
+        var text = option.querySelector("[data-fixed-label]");
+        var mode = modes[side + "-" + option.getAttribute("data-fixed")];
+        if (text && mode) text.textContent = mode.fixedLabel;
+      });
     }
-    form.querySelectorAll('input[name="side"]').forEach(function (r) {
+    form.querySelectorAll('input[name="side"], input[name="fixed_side"]').forEach(function (r) {
       r.addEventListener("change", function () {
         update();
         // The preview under the field is the server's reading in the new currency (htmx).
