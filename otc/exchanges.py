@@ -368,7 +368,8 @@ def _execute(exchange: MarketExchange, execution: Execution, actor: Actor) -> No
         with transaction.atomic():
             _book(exchange, execution)
     except InsufficientFunds as exc:
-        if exc.details and exc.details.get("account") == exchange.source_ledger_account.code:
+        short = getattr(exc, "account_code", "") or (exc.details or {}).get("account")
+        if short == exchange.source_ledger_account.code:
             raise services._source_insufficient(exchange) from None
         raise  # a treasury account the check before could not see being emptied: retryable
     if execution.price is not None:
