@@ -30,6 +30,9 @@ IDEMPOTENCY_ERRORS = (
     (409, "IDEMPOTENCY_KEY_IN_PROGRESS"),
     (422, "IDEMPOTENCY_KEY_REUSED"),
 )
+EXCHANGE_ID = OpenApiParameter(
+    "exchange_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The exchange's id."
+)
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
     OpenApiTypes.UUID,
@@ -153,6 +156,50 @@ EXAMPLE = {
     "executed_at": None,
     "source_transaction_id": None,
     "destination_transaction_id": None,
+    "pair": "EUR/USDC",
+    "reference_rate": "1.080000",
+    "fee_currency": "EUR",
+    "fees": {
+        "currency": "EUR",
+        "total": "0.00",
+        "lines": [{"type": "fx_markup", "description": "Desk FX markup", "bps": 50}],
+    },
+    "maximum_slippage": 100,
+    "failure_code": None,
+    "failure_reason": None,
+    "transactions": [],
+    "updated_at": "2026-01-15T10:30:00.000Z",
+}
+
+
+EXECUTED = EXAMPLE | {
+    "status": "EXECUTED",
+    "accepted_at": "2026-01-15T10:30:20.000Z",
+    "executed_at": "2026-01-15T10:30:20.000Z",
+    "source_transaction_id": "0b8f3a52-3f0e-4c59-8c1e-4b2f7e9d1a10",
+    "destination_transaction_id": "1c9e4b63-4a1f-4d6a-9d2f-5c3a8f0e2b21",
+    "maximum_slippage": 50,
+    "transactions": [
+        {
+            "id": "0b8f3a52-3f0e-4c59-8c1e-4b2f7e9d1a10",
+            "type": "SOURCE",
+            "account_id": "550e8400-e29b-41d4-a716-446655440000",
+            "amount": "-1000.00",
+            "currency": "EUR",
+            "provider_status": "settled",
+            "created_at": "2026-01-15T10:30:20.000Z",
+        },
+        {
+            "id": "1c9e4b63-4a1f-4d6a-9d2f-5c3a8f0e2b21",
+            "type": "DESTINATION",
+            "account_id": "660e8400-e29b-41d4-a716-446655440001",
+            "amount": "1074.600000",
+            "currency": "USDC",
+            "provider_status": "settled",
+            "created_at": "2026-01-15T10:30:20.000Z",
+        },
+    ],
+    "updated_at": "2026-01-15T10:30:20.000Z",
 }
 
 
@@ -300,7 +347,20 @@ class ExchangeListCreateApi(APIView):
     @extend_schema(
         operation_id="exchanges_list",
         summary="(extension) Your market exchanges, newest first",
+        description="Paginated with `page` (from 1) and `limit` (1-100, default 50), in the "
+        "`{data, meta: {pagination}}` list shape of the other lists.",
         tags=[TAG],
+        examples=[
+            OpenApiExample(
+                "A page",
+                response_only=True,
+                status_codes=["200"],
+                value={
+                    "data": [EXAMPLE],
+                    "meta": {"pagination": {"page": 1, "limit": 50, "total": 1}},
+                },
+            )
+        ],
         parameters=[
             OpenApiParameter("page", int, description="From 1."),
             OpenApiParameter("limit", int, description="Default 50, max 100."),
@@ -328,8 +388,14 @@ class ExchangeDetailApi(APIView):
     @extend_schema(
         operation_id="exchanges_detail",
         summary="Retrieve an exchange",
-        description="With its ledger transactions once executed.",
+        description="The exchange as created and, once executed, with `accepted_at`, "
+        "`executed_at` and its ledger transactions; 404 EXCHANGE_NOT_FOUND for another "
+        "customer's.",
         tags=[TAG],
+        parameters=[EXCHANGE_ID],
+        examples=[
+            OpenApiExample("Executed", response_only=True, status_codes=["200"], value=EXECUTED)
+        ],
         responses={200: ExchangeOutput, **_errors(*AUTH_ERRORS, (404, "EXCHANGE_NOT_FOUND"))},
     )
     def get(self, request, exchange_id: str):
@@ -356,21 +422,22 @@ class ExchangeAcceptApi(APIView):
         ),
         tags=[TAG],
         request=ExchangeAcceptInput,
-        parameters=[IDEMPOTENCY_HEADER],
+        parameters=[EXCHANGE_ID, IDEMPOTENCY_HEADER],
         responses={200: ExchangeOutput, **_errors(*ACCEPT_ERRORS)},
         examples=[
             OpenApiExample("Accept", request_only=True, value={"maximum_slippage": 50}),
+            OpenApiExample("Executed", response_only=True, status_codes=["200"], value=EXECUTED),
             OpenApiExample(
-                "Executed",
+                "Failed: the price moved beyond maximum_slippage",
                 response_only=True,
                 status_codes=["200"],
                 value=EXAMPLE
                 | {
-                    "status": "EXECUTED",
+                    "status": "FAILED",
                     "accepted_at": "2026-01-15T10:30:20.000Z",
-                    "executed_at": "2026-01-15T10:30:20.000Z",
-                    "source_transaction_id": "0b8f3a52-3f0e-4c59-8c1e-4b2f7e9d1a10",
-                    "destination_transaction_id": "1c9e4b63-4a1f-4d6a-9d2f-5c3a8f0e2b21",
+                    "failure_code": "SLIPPAGE_EXCEEDED",
+                    "failure_reason": "The live price is 120.0 bps worse than quoted, beyond "
+                    "your maximum_slippage of 50 bps; nothing was moved.",
                 },
             ),
         ],
@@ -397,8 +464,19 @@ class ExchangeCancelApi(APIView):
     @extend_schema(
         operation_id="exchanges_cancel",
         summary="(extension) Cancel a quoted exchange",
+        description="Withdraws a QUOTED exchange (status CANCELLED; nothing had moved). Any "
+        "other status is 409 EXCHANGE_NOT_CANCELLABLE.",
         tags=[TAG],
         request=None,
+        parameters=[EXCHANGE_ID],
+        examples=[
+            OpenApiExample(
+                "Cancelled",
+                response_only=True,
+                status_codes=["200"],
+                value=EXAMPLE | {"status": "CANCELLED"},
+            )
+        ],
         responses={
             200: ExchangeOutput,
             **_errors(*AUTH_ERRORS, (404, "EXCHANGE_NOT_FOUND"), (409, "EXCHANGE_NOT_CANCELLABLE")),

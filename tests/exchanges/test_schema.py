@@ -3,9 +3,9 @@ every error code the routes give."""
 
 import pytest
 
-from otc.api.exchanges import ACCEPT_ERRORS, CREATE_ERRORS
+from otc.api.exchanges import ACCEPT_ERRORS, CREATE_ERRORS, EXAMPLE, EXECUTED
 
-from .conftest import SEED_EXECUTED_FIELDS
+from .conftest import SEED_EXECUTED_FIELDS, buy_body
 
 pytestmark = pytest.mark.django_db
 
@@ -49,3 +49,11 @@ def test_the_shapes_are_the_seeds(schema):
         "maximum_slippage"
         in schema["components"]["schemas"]["ExchangeAcceptInputRequest"]["properties"]
     )
+
+
+def test_the_documented_examples_have_the_real_bodys_fields(acme, create, accept):
+    created = create(buy_body(acme)).json()
+    assert set(EXAMPLE) == set(created)
+    executed = accept(created["id"]).json()
+    assert set(EXECUTED) == set(executed)
+    assert set(EXECUTED["transactions"][0]) == set(executed["transactions"][0])
