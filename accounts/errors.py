@@ -46,8 +46,16 @@ class ProviderUnavailable(DomainError):
 
 
 class InsufficientFunds(DomainError):
+    """A ledger account would go below zero. The account's code is internal (it names ledger
+    accounts such as ``wallet:<id>`` or ``clearing:EUR``): it is kept on ``account_code`` for
+    logs and callers, never in ``details``, which surfaces show to customers."""
+
     code = "INSUFFICIENT_FUNDS"
     message = "The balance is too low for this movement."
+
+    def __init__(self, message: str | None = None, *, account_code: str = "", **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.account_code = account_code
 
 
 def error(code: str, status: int, message: str, /, **details: Any) -> DomainError:

@@ -55,7 +55,7 @@ def post_entry(
         for pk, delta in net.items():
             account = locked[pk]
             if not account.allow_negative and account.balance + delta < 0:
-                raise InsufficientFunds(details={"account": account.code})
+                raise InsufficientFunds(account_code=account.code)
         entry = JournalEntry.objects.create(
             kind=kind, description=description, reference_id=reference_id
         )
@@ -84,6 +84,61 @@ def system_account(code: str, currency: str, kind: str) -> LedgerAccount:
         },
     )
     return account
+
+
+def hold_account(account: LedgerAccount) -> LedgerAccount:
+    """The account that keeps what orders have reserved of ``account``'s money, created on
+    first use (code ``<account code>:held``). Use ``account.hold_account`` when it was
+    selected with ``select_related("hold_account")``; this looks it up or creates it."""
+    try:
+        return account.hold_account
+    except LedgerAccount.DoesNotExist:
+        pass
+    held, _ = LedgerAccount.objects.get_or_create(
+        held_for=account,
+        defaults={
+            "code": f"{account.code}:held",
+            "currency": account.currency,
+            "kind": LedgerAccount.Kind.HELD,
+        },
+    )
+    account.hold_account = held
+    return held
+
+
+def held_balance(account: LedgerAccount) -> Decimal:
+    """What orders hold of ``account`` now (0 without a hold account), from an
+    ``account`` loaded with ``select_related("hold_account")`` or, failing that, one query."""
+    try:
+        return account.hold_account.balance
+    except LedgerAccount.DoesNotExist:
+        return Decimal(0)
+
+
+def hold_place(
+    account: LedgerAccount, amount: Decimal, *, reference_id: uuid.UUID, description: str
+) -> JournalEntry:
+    """Reserve ``amount`` of ``account``'s available balance: available -> held, one entry,
+    under the accounts' row locks. Raises ``InsufficientFunds`` when less is available."""
+    return post_entry(
+        legs=transfer_legs(account, hold_account(account), amount),
+        kind=JournalEntry.Kind.HOLD,
+        description=description,
+        reference_id=reference_id,
+    )
+
+
+def hold_release(
+    account: LedgerAccount, amount: Decimal, *, reference_id: uuid.UUID, description: str
+) -> JournalEntry:
+    """Give a reserved ``amount`` back to ``account``'s available balance: held -> available.
+    The caller makes sure one hold is released once (the order records what it holds)."""
+    return post_entry(
+        legs=transfer_legs(hold_account(account), account, amount),
+        kind=JournalEntry.Kind.HOLD_RELEASE,
+        description=description,
+        reference_id=reference_id,
+    )
 
 
 def external_account(currency: str) -> LedgerAccount:

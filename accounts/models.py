@@ -195,12 +195,15 @@ class ApiKey(models.Model):
 
 
 class LedgerAccount(models.Model):
+    """One account of the ledger. ``balance`` is kept with every posting under a row lock."""
+
     class Kind(models.TextChoices):
         CUSTOMER = "customer", "Customer"
         TREASURY = "treasury", "Treasury"
         CLEARING = "clearing", "Clearing (in transit)"
         FEES = "fees", "Fee income"
         EXTERNAL = "external", "External world"
+        HELD = "held", "Held (reserved for orders)"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     code = models.CharField(max_length=80, unique=True)
@@ -208,6 +211,17 @@ class LedgerAccount(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices)
     allow_negative = models.BooleanField(default=False)
     balance = models.DecimalField(default=0, **AMOUNT_FIELD)
+    # A hold account keeps the part of another account's money that confirmed orders have
+    # reserved (a sell's USDC until settlement). The money is still the owner's: the two
+    # accounts together are what the provider holds; ``held_for.balance`` is what is free.
+    held_for = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="hold_account",
+        help_text="Hold accounts: the account whose reserved money this keeps.",
+    )
 
     class Meta:
         constraints = [
@@ -231,6 +245,8 @@ class JournalEntry(models.Model):
         ORDER_SETTLEMENT = "order_settlement", "Order settlement"
         REFUND = "refund", "Refund"
         MARKET_ADJUSTMENT = "market_adjustment", "Market adjustment"
+        HOLD = "hold", "Hold (available to held)"
+        HOLD_RELEASE = "hold_release", "Hold released (held to available)"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField(max_length=32, choices=Kind.choices)

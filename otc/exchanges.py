@@ -38,7 +38,7 @@ from django_fsm import can_proceed
 
 from accounts import money
 from accounts.errors import DomainError, InsufficientFunds, error
-from accounts.ledger import post_entry, transfer_legs
+from accounts.ledger import held_balance, post_entry, transfer_legs
 from accounts.models import Customer, FiatAccount, JournalEntry, LedgerAccount
 from wallets.models import Wallet
 
@@ -414,14 +414,16 @@ def exchange_accept(
         # Everything that asks a provider happens before any row is locked: the resources
         # again (they may have changed since the quote), custody's live balance for a wallet
         # source, the market's price.
-        services._resolve_resources(
+        resources = services._resolve_resources(
             customer, current.pair, current.side, current.fiat_account_id, current.wallet_id
         )
         if not SIDES[current.side].collects_at_confirm:
             needed = current.source_amount
             if current.fixed_side == FixedSide.DESTINATION:
                 needed += slippage_buffer(current, maximum_slippage)
-            services._check_wallet_covers(current.wallet, current.source_currency, needed)
+            # What confirmed OTC sells hold of the wallet is not the exchange's to take.
+            held = held_balance(resources.source_ledger)
+            services._check_wallet_covers(current.wallet, current.source_currency, needed, held)
         mid = services.live_mid(current.pair)
         if current.fixed_side == FixedSide.DESTINATION:
             terms = services.fee_terms(customer, current.pair, current.wallet.network)

@@ -237,6 +237,10 @@ class Order(ConcurrentTransitionMixin, models.Model):
     failure_code = models.CharField(
         max_length=32, blank=True, help_text="A market exchange's reason code when it failed."
     )
+    # What this order holds of its source (a sell's USDC, reserved at confirm, on the source's
+    # hold account): consumed by the collect step, released when the order ends otherwise.
+    # Zero once consumed or released, so the hold is used or given back exactly once.
+    source_held = models.DecimalField(default=0, **AMOUNT_FIELD)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -17,6 +17,11 @@ For every position (a fiat account at the bank; a wallet and asset at the custod
    what the ledger books elsewhere by design (fees at fee income, a buy's EUR in clearing
    until the bank settles the debit): ``balance_mismatch``.
 
+A wallet's position is its ledger account **and** that account's hold account: a confirmed
+sell's USDC is held (available -> held, a ledger-only entry inside the position) but stays in
+the wallet on chain until the collect sends it, so available + held is what the custodian
+holds, and a hold or its release is never a break.
+
 A report stores the counts and one row per break. A newer report for the same day supersedes
 the older one (its open breaks are closed as superseded).
 """
@@ -55,6 +60,11 @@ class Position:
     holder: object  # FiatAccount or Wallet
     asset: str
     ledger_account: LedgerAccount
+    hold_account: LedgerAccount | None = None  # what orders hold of it (a sell's USDC)
+
+    @property
+    def ledger_accounts(self) -> list[LedgerAccount]:
+        return [a for a in (self.ledger_account, self.hold_account) if a is not None]
 
     @property
     def label(self) -> str:
@@ -85,22 +95,57 @@ class Position:
 
 
 def positions() -> list[Position]:
+    holds = {
+        held.held_for_id: held
+        for held in LedgerAccount.objects.filter(
+            held_for__isnull=False, kind=LedgerAccount.Kind.HELD
+        )
+    }
     found = [
-        Position(Provider.BANK, account, account.currency, account.ledger_account)
+        Position(
+            Provider.BANK,
+            account,
+            account.currency,
+            account.ledger_account,
+            holds.get(account.ledger_account_id),
+        )
         for account in FiatAccount.objects.select_related("customer", "ledger_account")
     ]
     for wallet in Wallet.objects.select_related("customer", "ledger_account"):
-        found.append(Position(Provider.CUSTODY, wallet, "USDC", wallet.ledger_account))
+        found.append(
+            Position(
+                Provider.CUSTODY,
+                wallet,
+                "USDC",
+                wallet.ledger_account,
+                holds.get(wallet.ledger_account_id),
+            )
+        )
     for holding in WalletHolding.objects.select_related("wallet__customer", "ledger_account"):
         found.append(
-            Position(Provider.CUSTODY, holding.wallet, holding.asset_id, holding.ledger_account)
+            Position(
+                Provider.CUSTODY,
+                holding.wallet,
+                holding.asset_id,
+                holding.ledger_account,
+                holds.get(holding.ledger_account_id),
+            )
         )
     return found
 
 
+HOLD_KINDS = (JournalEntry.Kind.HOLD, JournalEntry.Kind.HOLD_RELEASE)
+
+
 def _internal(entry_ids_on_position) -> set:
-    """Entries that move money inside the desk only: a buy's source into clearing at confirm
-    and a refund from clearing (the bank never moved it)."""
+    """Entries that move money inside the desk only: a buy's source into clearing at confirm,
+    a refund from clearing (the bank never moved it), and holds and their releases (available
+    <-> held inside one position)."""
+    holds = set(
+        JournalEntry.objects.filter(pk__in=entry_ids_on_position, kind__in=HOLD_KINDS).values_list(
+            "pk", flat=True
+        )
+    )
     clearing = LedgerAccount.objects.filter(kind=LedgerAccount.Kind.CLEARING)
     with_clearing = set(
         Posting.objects.filter(entry_id__in=entry_ids_on_position, ledger_account__in=clearing)
@@ -108,7 +153,7 @@ def _internal(entry_ids_on_position) -> set:
         .distinct()
     )
     kinds = dict(JournalEntry.objects.filter(pk__in=with_clearing).values_list("pk", "kind"))
-    return {
+    return holds | {
         pk
         for pk, kind in kinds.items()
         if kind in (JournalEntry.Kind.ORDER_DEBIT, JournalEntry.Kind.REFUND)
@@ -139,7 +184,7 @@ def _reconcile_position(position: Position, day: date) -> tuple[int, list[_Found
     ):
         ours[transfer.reference] = (position.signed(transfer), transfer.order_id)
     day_postings = Posting.objects.filter(
-        ledger_account=position.ledger_account,
+        ledger_account__in=position.ledger_accounts,
         entry__created_at__gte=start,
         entry__created_at__lt=end,
     ).select_related("entry")
@@ -297,7 +342,7 @@ def _expected_provider_balance(position: Position, end: datetime) -> Decimal:
     on this position (fees the ledger books at fee income; a debit whose customer side was
     booked at confirm), less the desk-internal clearing postings."""
     postings = Posting.objects.filter(
-        ledger_account=position.ledger_account, entry__created_at__lt=end
+        ledger_account__in=position.ledger_accounts, entry__created_at__lt=end
     )
     ledger = postings.aggregate(total=Sum("amount"))["total"] or Decimal(0)
     settled = list(

@@ -22,7 +22,14 @@ from django_fsm import can_proceed
 
 from accounts import money
 from accounts.errors import DomainError, InsufficientFunds, ProviderUnavailable, error
-from accounts.ledger import clearing_account, post_entry, system_account
+from accounts.ledger import (
+    clearing_account,
+    held_balance,
+    hold_place,
+    hold_release,
+    post_entry,
+    system_account,
+)
 from accounts.models import Asset, Customer, FiatAccount, JournalEntry, KycStatus, LedgerAccount
 from accounts.selectors import treasury_fiat_account
 from wallets.models import Wallet
@@ -92,7 +99,7 @@ class SideSpec:
     """Which kind of resource each leg of a side uses. A leg on a fiat account moves through
     the bank (the fiat rail), a leg on a wallet through custody. The source of a side whose
     source is fiat is collected at confirm (a buy's EUR leaves at once); a wallet source is
-    collected at settlement (a sell moves nothing until approval)."""
+    collected at settlement (a sell's confirm only holds it inside the wallet)."""
 
     source_kind: str
     destination_kind: str
@@ -164,7 +171,7 @@ def _resolve_fiat(
 
 def _resolve_wallet(customer: Customer, wallet_id: uuid.UUID, asset: Asset, role: str) -> Wallet:
     wallet = (
-        Wallet.objects.select_related("ledger_account")
+        Wallet.objects.select_related("ledger_account__hold_account")
         .filter(pk=wallet_id, customer=customer, is_treasury=False)
         .first()
     )
@@ -234,18 +241,26 @@ def fee_account(currency: str) -> LedgerAccount:
     return system_account(f"fees:{currency}", currency, LedgerAccount.Kind.FEES)
 
 
-def _check_wallet_covers(wallet: Wallet, asset_code: str, amount: Decimal) -> None:
-    """The live balance must cover ``amount`` (custody is asked, not our books)."""
+def _check_wallet_covers(
+    wallet: Wallet, asset_code: str, amount: Decimal, held: Decimal = Decimal(0)
+) -> None:
+    """The live balance (custody is asked, not our books), less what confirmed sells already
+    hold of it (``held``), must cover ``amount``."""
     try:
         balance = custody().balance(wallet, asset_code)
     except ProviderUnavailable:
         raise quote_unavailable() from None
-    if balance < amount:
+    available = max(Decimal(0), balance - held)
+    if available < amount:
+        details = {"available": money.format_amount(available, asset_code)}
+        if held:
+            details["held"] = money.format_amount(held, asset_code)
         raise error(
             "SOURCE_WALLET_INSUFFICIENT",
             422,
-            f"The source wallet's {asset_code} balance is too low for this amount.",
-            available=money.format_amount(balance, asset_code),
+            f"The source wallet's available {asset_code} balance is too low for this amount"
+            + (" (confirmed sells hold part of it)." if held else "."),
+            **details,
         )
 
 
@@ -392,7 +407,11 @@ def _record(order: Order, from_status: str, actor: Actor, reason: str = "") -> N
 
 def _lock(order_id: uuid.UUID, customer: Customer | None = None) -> Order:
     orders = Order.objects.select_for_update(of=("self",)).select_related(
-        "customer", "pair", "wallet", "source_ledger_account", "destination_ledger_account"
+        "customer",
+        "pair",
+        "wallet",
+        "source_ledger_account__hold_account",
+        "destination_ledger_account",
     )
     if customer is not None:
         orders = orders.filter(customer=customer)
@@ -510,7 +529,12 @@ def quote_create(
     )
     _check_amount_range(customer, pair, side, quoted.source_amount)
     if not SIDES[side].collects_at_confirm:
-        _check_wallet_covers(resources.wallet, quoted.source_currency, quoted.source_amount)
+        _check_wallet_covers(
+            resources.wallet,
+            quoted.source_currency,
+            quoted.source_amount,
+            held_balance(resources.source_ledger),
+        )
     order = Order(
         customer=customer,
         kind=kind,
@@ -575,7 +599,12 @@ def order_requote(*, order_id: uuid.UUID, customer: Customer, actor: Actor) -> O
     )
     _check_amount_range(customer, pair, current.side, quoted.source_amount)
     if not SIDES[current.side].collects_at_confirm:
-        _check_wallet_covers(resources.wallet, quoted.source_currency, quoted.source_amount)
+        _check_wallet_covers(
+            resources.wallet,
+            quoted.source_currency,
+            quoted.source_amount,
+            held_balance(resources.source_ledger),
+        )
     with transaction.atomic():
         order = _lock(order_id, customer)
         if not can_proceed(order.requote):
@@ -628,22 +657,75 @@ def quotes_expire(*, now=None, actor: Actor | None = None, batch_size: int = 500
 
 
 def _source_insufficient(order: Order) -> DomainError:
-    # Show what is left now, not the figure read before a concurrent debit.
-    order.source_ledger_account.refresh_from_db(fields=["balance"])
+    # Show what is left now, not the figure read before a concurrent debit or hold.
+    source = order.source_ledger_account
+    source.refresh_from_db(fields=["balance"])
+    currency = order.source_currency
+    if SIDES[order.side].collects_at_confirm:
+        return error(
+            "SOURCE_INSUFFICIENT_FUNDS",
+            422,
+            "The source account's balance is too low for this amount.",
+            available=money.format_amount(source.balance, currency),
+        )
+    held = LedgerAccount.objects.filter(held_for=source).values_list("balance", flat=True).first()
     return error(
         "SOURCE_INSUFFICIENT_FUNDS",
         422,
-        "The source account's balance is too low for this amount.",
-        available=money.format_amount(order.source_ledger_account.balance, order.source_currency),
+        f"The source wallet's available {currency} balance is too low for this amount: "
+        "confirmed sells not yet settled hold the rest.",
+        available=money.format_amount(source.balance, currency),
+        held=money.format_amount(held or Decimal(0), currency),
+        currency=currency,
     )
 
 
-def _collect_legs(order: Order, into: LedgerAccount, amount: Decimal | None = None) -> list:
+def _hold_source(order: Order) -> None:
+    """A sell's confirm reserves its source: available -> held on the wallet's ledger, under
+    the wallet account's row lock, so confirmed sells can never together exceed the wallet.
+    Raises ``SOURCE_INSUFFICIENT_FUNDS`` when less is available. The caller holds the order."""
+    try:
+        hold_place(
+            order.source_ledger_account,
+            order.source_amount,
+            reference_id=order.pk,
+            description=f"Order {order.pk}: {order.source_currency} held until settlement",
+        )
+    except InsufficientFunds:
+        raise _source_insufficient(order) from None
+    order.source_held = order.source_amount
+
+
+def source_hold_release(order: Order, *, why: str) -> bool:
+    """Give back what ``order`` holds of its source (an ending that will not collect it:
+    cancel, reject, review expiry, the approval deadline, a failed settlement). The caller
+    holds the order's row; a second call moves nothing. Returns whether anything moved."""
+    if not order.source_held:
+        return False
+    hold_release(
+        order.source_ledger_account,
+        order.source_held,
+        reference_id=order.pk,
+        description=f"Order {order.pk} {why}: hold released",
+    )
+    order.source_held = Decimal(0)
+    order.save(update_fields=["source_held", "updated_at"])
+    return True
+
+
+def _collect_legs(
+    order: Order,
+    into: LedgerAccount,
+    source: LedgerAccount | None = None,
+    amount: Decimal | None = None,
+) -> list:
     """The source leg leaving the customer: the amount net of fees into ``into`` (clearing or
-    treasury), the fees to fee income, in one entry. ``amount``: what leaves the customer when
-    it is not the order's source amount (a market exchange's source plus slippage buffer)."""
+    treasury), the fees to fee income, in one entry. ``source``: where it leaves from (the
+    hold account of a held sell), the customer's source account by default. ``amount``: what
+    leaves when it is not the order's source amount (a market exchange's source plus its
+    slippage buffer)."""
     amount = order.source_amount if amount is None else amount
-    legs = [(order.source_ledger_account, -amount)]
+    legs = [(source or order.source_ledger_account, -amount)]
     legs.append((into, amount - order.fee_total))
     if order.fee_total:
         legs.append((fee_account(order.source_currency), order.fee_total))
@@ -651,7 +733,8 @@ def _collect_legs(order: Order, into: LedgerAccount, amount: Decimal | None = No
 
 
 def _refund_legs(order: Order, held_in: LedgerAccount) -> list:
-    """The reverse of ``_collect_legs``: the customer gets the whole source back, fees too."""
+    """The reverse of ``_collect_legs``: the customer gets the whole source back, fees too,
+    into the available balance of the source account."""
     return [(account, -amount) for account, amount in _collect_legs(order, held_in)]
 
 
@@ -665,7 +748,8 @@ def order_confirm(
 ) -> Order:
     """Turn a live quote into an order. A side whose source is fiat (a buy) moves the source
     out of the customer's account at once (to clearing until the bank settles, then the
-    treasury) with its fees; a wallet source (a sell) moves nothing until approval.
+    treasury) with its fees; a wallet source (a sell) stays in the wallet until settlement
+    but is held (available -> held in the ledger), so no two sells can spend the same USDC.
     ``max_slippage_bps``: how much worse than quoted the customer accepts at approval."""
     _check_kyc(customer)
     current = (
@@ -725,6 +809,8 @@ def order_confirm(
                 )
             except InsufficientFunds:
                 raise _source_insufficient(order) from None
+        else:
+            _hold_source(order)
         order.confirmed_at = timezone.now()
         _transition(order, transition, actor)
         if spec.collects_at_confirm:
@@ -1012,7 +1098,7 @@ def _refund_from_treasury(order: Order, *, why: str) -> None:
     ``settlement.kick(order.pk)`` after the transaction to run it at once."""
     from . import settlement
 
-    settlement.refund_start(order)
+    settlement.refund_start(order, why)
 
 
 def order_reject(*, order_id: uuid.UUID, actor: Actor, reason: str, code: str = "OTHER") -> Order:

@@ -3,7 +3,8 @@
 Each step is a ``ProviderTransfer`` row with the reference ``order:<id>:<step>``:
 
 - ``debit``   a buy's EUR, customer account -> treasury account (the bank), after confirm;
-- ``collect`` a sell's USDC, customer wallet -> treasury wallet (the custodian), after approval;
+- ``collect`` a sell's USDC, customer wallet -> treasury wallet (the custodian), after approval
+  (in the ledger from the wallet's hold account: the confirm held it, the collect consumes it);
 - ``deliver`` the destination, treasury -> customer, after approval (and collect);
 - ``refund``  the collected source back, treasury -> customer (reject, fail, cancel).
 
@@ -33,7 +34,7 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from accounts.errors import InsufficientFunds, ProviderUnavailable
-from accounts.ledger import clearing_account, post_entry, transfer_legs
+from accounts.ledger import clearing_account, hold_account, post_entry, transfer_legs
 from accounts.models import FiatAccount, JournalEntry, LedgerAccount
 from accounts.providers import ProviderRejected, fiat_rail
 from accounts.selectors import treasury_fiat_account
@@ -194,7 +195,12 @@ def _ledger_entry(order: Order, transfer: ProviderTransfer) -> JournalEntry:
         )
         kind, text = JournalEntry.Kind.DEBIT_SETTLED, f"{asset} settled into the treasury"
     elif step == Step.COLLECT:
-        legs = services._collect_legs(order, _ledger_of(transfer.destination, asset))
+        legs = services._collect_legs(
+            order, _ledger_of(transfer.destination, asset), _collect_source(order)
+        )
+        if order.source_held:
+            order.source_held = 0  # the hold is consumed by this entry
+            order.save(update_fields=["source_held", "updated_at"])
         kind, text = JournalEntry.Kind.ORDER_SETTLEMENT, f"{asset} collected into the treasury"
     elif step == Step.DELIVER:
         legs = transfer_legs(
@@ -213,6 +219,14 @@ def _ledger_entry(order: Order, transfer: ProviderTransfer) -> JournalEntry:
     return post_entry(
         legs=legs, kind=kind, reference_id=order.pk, description=f"Order {order.pk}: {text}"
     )
+
+
+def _collect_source(order: Order) -> LedgerAccount:
+    """Where a sell's collect takes the USDC from in the ledger: the wallet's hold account when
+    the confirm held it (every sell confirmed since holds exist), else the wallet's account."""
+    if order.source_held:
+        return hold_account(order.source_ledger_account)
+    return order.source_ledger_account
 
 
 def _after_settled(order: Order, transfer: ProviderTransfer) -> None:
@@ -238,7 +252,7 @@ def _precheck(order: Order, transfer: ProviderTransfer) -> None:
     if transfer.step == Step.DEBIT:
         return  # the source waits in clearing
     if transfer.step == Step.COLLECT:
-        account, needed = order.source_ledger_account, transfer.amount
+        account, needed = _collect_source(order), transfer.amount
     elif transfer.step == Step.DELIVER:
         account, needed = _ledger_of(transfer.source, transfer.asset), transfer.amount
     else:
@@ -246,7 +260,7 @@ def _precheck(order: Order, transfer: ProviderTransfer) -> None:
         needed = order.source_amount - order.fee_total
     account.refresh_from_db(fields=["balance"])
     if account.balance < needed:
-        raise InsufficientFunds(details={"account": account.code})
+        raise InsufficientFunds(account_code=account.code)
 
 
 # --- running one step --------------------------------------------------------------------------
@@ -255,7 +269,9 @@ def _precheck(order: Order, transfer: ProviderTransfer) -> None:
 def _lock_order(order_id) -> Order:
     return (
         Order.objects.select_for_update(of=("self",))
-        .select_related("customer", "pair", "wallet", "fiat_account", "source_ledger_account")
+        .select_related(
+            "customer", "pair", "wallet", "fiat_account", "source_ledger_account__hold_account"
+        )
         .get(pk=order_id)
     )
 
@@ -401,10 +417,12 @@ def _refund_not_needed(transfer: ProviderTransfer) -> None:
         refund.state = State.CANCELLED
         refund.last_error = "Not needed: the source never reached the treasury."
         refund.save(update_fields=["state", "last_error", "updated_at"])
-        _refund_from_clearing(order)
+        _give_back_uncollected(order, REFUND_WHY.get(order.status, order.status))
 
 
-def _refund_from_clearing(order: Order) -> None:
+def _give_back_uncollected(order: Order, why: str) -> None:
+    """The source never reached the treasury: a buy's EUR comes back from clearing, a sell's
+    hold is released, in the ledger alone (the provider never moved it). Idempotent."""
     if services.SIDES[order.side].collects_at_confirm and _ledger_collected_at_confirm(order):
         services._refund_collected(
             order,
@@ -412,6 +430,7 @@ def _refund_from_clearing(order: Order) -> None:
             description=f"Order {order.pk}: source refunded from clearing (the bank never "
             "moved it)",
         )
+    services.source_hold_release(order, why=why)
 
 
 def _collection(order: Order) -> ProviderTransfer | None:
@@ -435,6 +454,37 @@ def _execute(transfer: ProviderTransfer) -> None:
         _finish(transfer.pk, provider_reference)
 
 
+# What a customer reads when an order fails (its body, the portal, webhooks): plain words per
+# step. The provider's own text and the ledger's account codes stay on the step's row
+# (``last_error``), which only the desk sees.
+STEP_WHAT = {
+    Step.DEBIT: "the debit of the source account",
+    Step.COLLECT: "the transfer from the source wallet",
+    Step.DELIVER: "the payout to the destination",
+    Step.REFUND: "the refund",
+}
+PROVIDER_NAME = {
+    ProviderTransfer.Provider.BANK: "bank",
+    ProviderTransfer.Provider.CUSTODY: "custodian",
+}
+
+
+def failure_reason(
+    transfer: ProviderTransfer, *, funds: bool = False, refused: bool = False
+) -> str:
+    """The customer-facing reason an order failed at ``transfer``'s step."""
+    what = STEP_WHAT.get(transfer.step, "a settlement step")
+    if funds:
+        return f"Settlement impossible: insufficient funds for {what}."
+    if refused:
+        # Only the kind of refusal is passed on, never the provider's own words.
+        funds_short = "insufficient funds" in (transfer.last_error or "").lower()
+        return f"Settlement impossible: the {PROVIDER_NAME[transfer.provider]} refused {what}" + (
+            " (insufficient funds)." if funds_short else "."
+        )
+    return f"Settlement impossible: {what} could not be carried out."
+
+
 def advance(order_id) -> Order | None:
     """Run the order's settlement from wherever it stands until it waits for a person
     (approval) or is done. Raises ``ProviderUnavailable`` (retry later); an order that can no
@@ -446,18 +496,19 @@ def advance(order_id) -> Order | None:
         if transfer is None:
             break
         if transfer.state in (State.FAILED, State.CANCELLED):
-            _fail(order_id, f"Settlement impossible: {transfer.last_error or 'step voided'}")
+            _fail(order_id, failure_reason(transfer, refused=transfer.state == State.FAILED))
             continue
         try:
             _execute(transfer)
-        except InsufficientFunds:
+        except InsufficientFunds as exc:
             if transfer.step == Step.REFUND:
                 raise StepInFlight("The treasury cannot fund the refund yet.") from None
-            _fail(order_id, "Settlement impossible: insufficient funds to settle the order.")
+            logger.warning("%s: insufficient funds on %s", transfer.reference, exc.account_code)
+            _fail(order_id, failure_reason(transfer, funds=True))
             continue
         transfer.refresh_from_db()
         if transfer.state == State.FAILED and transfer.step != Step.REFUND:
-            _fail(order_id, f"Settlement impossible: {transfer.last_error}")
+            _fail(order_id, failure_reason(transfer, refused=True))
         elif transfer.state == State.FAILED:
             logger.error("refund %s refused: %s", transfer.reference, transfer.last_error)
             break
@@ -483,7 +534,7 @@ def kick(order_id) -> None:
 # --- refunds and failure -----------------------------------------------------------------------
 
 
-def refund_start(order: Order) -> ProviderTransfer | None:
+def refund_start(order: Order, why: str = "ended") -> ProviderTransfer | None:
     """Start giving back an order's collected source. Call it inside the transaction that
     moves the order to its final state (rejected, failed, cancelled), with the order's row
     locked; no provider is called here. Where the source sits decides:
@@ -491,8 +542,8 @@ def refund_start(order: Order) -> ProviderTransfer | None:
     - it reached the treasury (its debit/collect step settled, or was sent and may have):
       a ``refund`` step is written and runs after commit (the worker first settles or voids
       a collection whose outcome is unknown);
-    - it never left the customer at the provider: a pending collection is voided and a buy's
-      EUR comes back from clearing in the ledger at once.
+    - it never left the customer at the provider: a pending collection is voided, a buy's
+      EUR comes back from clearing and a sell's hold is released, in the ledger at once.
 
     Returns the refund step, if one is needed. Safe to call twice."""
     existing = ProviderTransfer.objects.filter(order=order, step=Step.REFUND).first()
@@ -517,7 +568,7 @@ def refund_start(order: Order) -> ProviderTransfer | None:
         )
         transaction.on_commit(lambda: kick(order.pk))
         return refund
-    _refund_from_clearing(order)
+    _give_back_uncollected(order, why)
     return None
 
 
@@ -535,7 +586,7 @@ def _fail(order_id, reason: str) -> Order | None:
             return order
         if ProviderTransfer.objects.filter(order=order, state__in=OPEN).exists():
             raise StepInFlight()
-        refund_start(order)
+        refund_start(order, "failed")
         order.failure_reason = reason
         services._transition(order, order.fail, services.Actor.system("settlement"), reason=reason)
     logger.warning("order %s failed: %s", order.pk, reason)

@@ -7,6 +7,10 @@ balance is the sum of the postings before the period; the closing balance is the
 the period's movements, which is the sum of the postings up to the period's end (or up to the
 moment the statement is made, for a period that ends today).
 
+A wallet's figures are its whole balance, available and held together (what the custodian
+holds): a sell's hold and its release move money between the two inside the wallet and are
+not movements; the sell's collect, from the held part, is.
+
 Days are the desk's days: a period from ``2026-03-01`` to ``2026-03-31`` runs from midnight
 on 1 March to midnight on 1 April in ``OTC_DESK_TIMEZONE`` (Europe/Berlin by default, the
 desk's bank's time zone), and every time on the statement is shown in that zone.
@@ -193,9 +197,13 @@ def _period_bounds(date_from: date, date_to: date, zone: ZoneInfo) -> tuple[date
 
 
 def _customer_ledger_accounts(customer: Customer) -> list[LedgerAccount]:
+    """The customer's accounts' and wallets' ledger accounts and their hold accounts."""
     return list(
         LedgerAccount.objects.filter(
-            Q(fiat_account__customer=customer) | Q(wallet__customer=customer)
+            Q(fiat_account__customer=customer)
+            | Q(wallet__customer=customer)
+            | Q(held_for__fiat_account__customer=customer)
+            | Q(held_for__wallet__customer=customer)
         ).select_related("fiat_account", "wallet")
     )
 
@@ -220,14 +228,19 @@ def statement_build(
 
     ledger_accounts = _customer_ledger_accounts(customer)
     ids = [account.pk for account in ledger_accounts]
-    openings = dict(
+    # A hold account's postings count on the account it holds for.
+    owner = {account.pk: account.held_for_id or account.pk for account in ledger_accounts}
+    openings: dict = {}
+    for account_id, total in (
         Posting.objects.filter(ledger_account_id__in=ids, entry__created_at__lt=start)
         .values("ledger_account_id")
         .annotate(total=Sum("amount"))
         .values_list("ledger_account_id", "total")
-    )
+    ):
+        openings[owner[account_id]] = openings.get(owner[account_id], Decimal(0)) + total
     statements: dict = {}
-    for account in sorted(ledger_accounts, key=_resource):
+    own_accounts = [account for account in ledger_accounts if account.held_for_id is None]
+    for account in sorted(own_accounts, key=_resource):
         _, _, resource_type, resource_id, label = _resource(account)
         statements[account.pk] = AccountStatement(
             resource_type=resource_type,
@@ -246,19 +259,29 @@ def statement_build(
         .select_related("entry")
         .order_by("entry__created_at", "id")
     )
-    running = {pk: s.opening for pk, s in statements.items()}
+    # One movement per entry and account (its hold account included); an entry that only
+    # moves money between the two (a hold, a release) is no movement.
+    per_entry: dict = {}
     for posting in postings:
-        running[posting.ledger_account_id] += posting.amount
-        entry = posting.entry
-        statements[posting.ledger_account_id].movements.append(
+        key = (posting.entry_id, owner[posting.ledger_account_id])
+        if key in per_entry:
+            per_entry[key][1] += posting.amount
+        else:
+            per_entry[key] = [posting.entry, posting.amount]
+    running = {pk: s.opening for pk, s in statements.items()}
+    for (_, account_id), (entry, amount) in per_entry.items():
+        if not amount:
+            continue
+        running[account_id] += amount
+        statements[account_id].movements.append(
             Movement(
                 booked_at=entry.created_at.astimezone(zone),
                 entry_id=str(entry.pk),
                 kind=entry.kind,
                 description=entry.description,
                 order_id=str(entry.reference_id) if entry.reference_id else None,
-                amount=posting.amount,
-                balance=running[posting.ledger_account_id],
+                amount=amount,
+                balance=running[account_id],
             )
         )
 

@@ -43,7 +43,12 @@ class SettlementTask(DjangoTask):
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
         order_id = args[0] if args else kwargs.get("order_id")
         if isinstance(exc, ProviderUnavailable) and order_id:
-            services.order_fail(order_id=order_id, reason=f"Provider unavailable: {exc.message}")
+            # Plain words for the customer; the provider's own message is in the worker's log.
+            logger.warning("settlement of %s gave up: %s", order_id, exc.message)
+            services.order_fail(
+                order_id=order_id,
+                reason="Provider unavailable: the bank or custodian did not answer in time.",
+            )
 
 
 @shared_task(base=SettlementTask, **RETRY)

@@ -87,3 +87,19 @@ def make_customer_user(customer, username: str | None = None):
 
 def make_key(customer, scopes=(SCOPE_READ, SCOPE_WRITE), live=False) -> str:
     return api_key_create(customer=customer, scopes=list(scopes), live=live)[1]
+
+
+def order_entry_kinds(order_id) -> list[str]:
+    """The kinds of the journal entries an order caused, oldest first."""
+    from accounts.models import JournalEntry
+
+    return list(
+        JournalEntry.objects.filter(reference_id=order_id)
+        .order_by("created_at", "id")
+        .values_list("kind", flat=True)
+    )
+
+
+# A sell that ended without settling: its confirm held the USDC, its ending released it; no
+# money left the wallet.
+HELD_AND_RELEASED = ["hold", "hold_release"]

@@ -47,7 +47,7 @@ def wallet_holding_account(wallet: Wallet, asset_code: str) -> LedgerAccount:
     if asset_code == money.USDC:
         return wallet.ledger_account
     holding = (
-        WalletHolding.objects.select_related("ledger_account")
+        WalletHolding.objects.select_related("ledger_account__hold_account")
         .filter(wallet=wallet, asset_id=asset_code)
         .first()
     )

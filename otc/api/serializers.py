@@ -245,7 +245,15 @@ class WalletOutput(serializers.Serializer):
 class WalletBalanceOutput(serializers.Serializer):
     walletId = serializers.UUIDField()
     network = serializers.CharField()
-    usdcBalance = serializers.CharField(help_text="6 decimals.")
+    usdcBalance = serializers.CharField(
+        help_text="The custodian's live balance: all the wallet holds on chain (6 decimals)."
+    )
+    available = serializers.CharField(
+        help_text="(extension) What a new sell can use: usdcBalance less held (6 decimals)."
+    )
+    held = serializers.CharField(
+        help_text="(extension) Reserved by confirmed sells until they settle or end (6 decimals)."
+    )
 
 
 class FeeLineOutput(serializers.Serializer):

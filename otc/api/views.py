@@ -27,7 +27,7 @@ from otc.models import Channel
 from otc.representations import RESOURCE_FIELDS
 from otc.services import Actor
 from wallets.providers import custody
-from wallets.selectors import eligible_wallets
+from wallets.selectors import available_after_holds, eligible_wallets, wallet_held_balances
 
 from . import serializers as s
 from .serializers import iso_ms
@@ -163,8 +163,13 @@ class WalletListApi(APIView):
 class WalletBalanceApi(APIView):
     @extend_schema(
         operation_id="otc_wallet_balance",
-        summary="A wallet's live USDC balance",
-        description=("Asked of the custodian now (502 BALANCE_UNAVAILABLE when it cannot answer)."),
+        summary="A wallet's live USDC balance, available and held",
+        description=(
+            "`usdcBalance` is asked of the custodian now (502 BALANCE_UNAVAILABLE when it cannot "
+            "answer): everything the wallet holds on chain. `held` (extension) is the part that "
+            "confirmed sells not yet settled have reserved; `available` (extension) = "
+            "`usdcBalance` - `held`, what a new sell can use."
+        ),
         tags=["otc-exchanges"],
         responses={
             200: _envelope(s.WalletBalanceOutput()),
@@ -184,11 +189,14 @@ class WalletBalanceApi(APIView):
                 502,
                 "The live balance could not be fetched from the custodian; try again shortly.",
             ) from None
+        held = wallet_held_balances([wallet])[wallet.pk]
         return _data(
             {
                 "walletId": str(wallet.pk),
                 "network": wallet.network,
                 "usdcBalance": money.format_amount(balance, money.USDC),
+                "available": money.format_amount(available_after_holds(balance, held), money.USDC),
+                "held": money.format_amount(held, money.USDC),
             }
         )
 
@@ -439,7 +447,10 @@ class OrderListCreateApi(APIView):
             "Requires an `Idempotency-Key` (UUID v4): a repeat with the same key and body replays "
             "the stored answer byte for byte (`Idempotent-Replayed: true`), another body with the "
             "key is 422 IDEMPOTENCY_KEY_REUSED. A buy moves your EUR to the desk at once "
-            "(`debit_pending`); a sell moves nothing until approval. `maxSlippageBps` (default "
+            "(`debit_pending`); a sell holds its USDC in your wallet (the wallet balance's "
+            "`held`), sent only when the approved order settles and released if it ends "
+            "otherwise. Not enough EUR (buy) or available USDC (sell, details `available`, "
+            "`held`): 422 SOURCE_INSUFFICIENT_FUNDS, nothing moves. `maxSlippageBps` (default "
             "100) is how much worse than quoted you accept when the desk approves."
         ),
         tags=["otc-exchanges"],

@@ -158,7 +158,9 @@ def order_for_operator(order_id) -> Order | None:
 def order_ledger_entries(order: Order) -> list[JournalEntry]:
     """The journal entries the order caused, oldest first, with their postings."""
     postings = Posting.objects.select_related(
-        "ledger_account__fiat_account__customer", "ledger_account__wallet__customer"
+        "ledger_account__fiat_account__customer",
+        "ledger_account__wallet__customer",
+        "ledger_account__held_for__wallet__customer",
     ).order_by("id")
     return list(
         JournalEntry.objects.filter(reference_id=order.pk)

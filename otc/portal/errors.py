@@ -29,6 +29,11 @@ MESSAGES: dict[str, tuple[str | None, str]] = {
         AMOUNT,
         "The wallet holds only {available} USDC, less than this amount.",
     ),
+    "SOURCE_WALLET_INSUFFICIENT:wallet": (
+        AMOUNT,
+        "The wallet has only {available} USDC available ({held} USDC are held by confirmed "
+        "sells not yet settled), less than this amount.",
+    ),
     "DESTINATION_ACCOUNT_NOT_FOUND": (FIAT, "This EUR account does not exist or is not yours."),
     "DESTINATION_ACCOUNT_WRONG_CURRENCY": (
         FIAT,
@@ -89,6 +94,12 @@ MESSAGES: dict[str, tuple[str | None, str]] = {
         None,
         "The EUR account holds only {available} EUR, less than this amount. Nothing was debited.",
     ),
+    # a sell's confirm: the wallet's available balance (live less what other sells hold)
+    "SOURCE_INSUFFICIENT_FUNDS:wallet": (
+        None,
+        "The wallet has only {available} {currency} available ({held} {currency} are held by "
+        "confirmed sells not yet settled), less than this amount. Nothing was held.",
+    ),
     # cancel / requote
     "NOT_CANCELLABLE": (None, "This order can no longer be cancelled: it is {status_label}."),
     "NOT_REQUOTABLE": (None, "This order can no longer be requoted: it is {status_label}."),
@@ -113,7 +124,7 @@ MESSAGES: dict[str, tuple[str | None, str]] = {
 
 
 # Details that carry an amount as the API writes it ("1000.00"): shown in the reader's locale.
-AMOUNT_DETAILS = ("available", "min", "max", "totalFees")
+AMOUNT_DETAILS = ("available", "held", "min", "max", "totalFees")
 
 
 def _localized(plain: str) -> str:
@@ -143,8 +154,10 @@ def describe(code: str, fallback: str = "", details: dict | None = None) -> Port
     """The portal's field and sentence for ``code``."""
     from otc.models import Status
 
-    field, template = MESSAGES.get(code, (None, fallback or "The request could not be done."))
     values = _Details(details or {})
+    # The same code about a wallet's available balance (its details name what is held).
+    code_key = f"{code}:wallet" if "held" in values and f"{code}:wallet" in MESSAGES else code
+    field, template = MESSAGES.get(code_key, (None, fallback or "The request could not be done."))
     for key in AMOUNT_DETAILS:
         if isinstance(values.get(key), str):
             values[key] = _localized(values[key])

@@ -20,7 +20,7 @@ from otc import services
 from otc.models import FixedSide, Side, Status
 from otc.web import numbers
 from wallets.providers import custody
-from wallets.selectors import eligible_wallets
+from wallets.selectors import available_after_holds, eligible_wallets, wallet_held_balances
 
 from .status_text import ORDER_STATUSES, QUOTE_STATUSES
 
@@ -108,16 +108,31 @@ class QuoteForm(forms.Form):
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
     )
 
-    def wallet_balances(self) -> dict[str, object]:
-        """Each wallet's live USDC balance (``None``: the custodian did not answer)."""
+    def wallet_balances(self) -> dict[str, tuple | None]:
+        """Each wallet's (available, held) USDC: the live balance less what confirmed sells
+        hold, and that hold (``None``: the custodian did not answer)."""
         provider = custody()
-        balances: dict[str, object] = {}
+        held = wallet_held_balances(self.wallets)
+        balances: dict[str, tuple | None] = {}
         for wallet in self.wallets:
             try:
-                balances[str(wallet.pk)] = provider.balance(wallet)
+                live = provider.balance(wallet)
             except ProviderUnavailable:
                 balances[str(wallet.pk)] = None
+            else:
+                available = available_after_holds(live, held[wallet.pk])
+                balances[str(wallet.pk)] = (available, held[wallet.pk])
         return balances
+
+    @staticmethod
+    def _wallet_balance_text(balance: tuple | None) -> str:
+        if balance is None:
+            return "balance unavailable"
+        available, held = balance
+        text = f"{numbers.format_money(available, money.USDC)} available"
+        if held:
+            text += f" ({numbers.format_money(held, money.USDC)} held by sells)"
+        return text
 
     def __init__(self, *args, customer: Customer, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -138,11 +153,7 @@ class QuoteForm(forms.Form):
             (
                 str(w.pk),
                 f"{w.label} · {w.get_network_display()} · "
-                + (
-                    numbers.format_money(balances[str(w.pk)], money.USDC)
-                    if balances[str(w.pk)] is not None
-                    else "balance unavailable"
-                ),
+                + self._wallet_balance_text(balances[str(w.pk)]),
             )
             for w in self.wallets
         ]

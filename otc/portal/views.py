@@ -34,7 +34,7 @@ from otc.representations import review_representation
 from otc.services import Actor
 from otc.web import numbers
 from wallets.providers import custody
-from wallets.selectors import eligible_wallets
+from wallets.selectors import available_after_holds, eligible_wallets, wallet_held_balances
 
 from . import presentation
 from .errors import describe, describe_exception
@@ -143,7 +143,9 @@ def _can_requote(order: Order) -> bool:
 @dataclass(frozen=True)
 class WalletRow:
     wallet: object
-    balance: str | None  # None: the custodian did not answer
+    balance: str | None  # the live balance; None: the custodian did not answer
+    held: str  # reserved by confirmed sells until they settle (from the desk's ledger)
+    available: str | None  # balance less held: what a new sell can use
 
 
 @require_GET
@@ -156,12 +158,25 @@ def dashboard(request):
     ]
     provider = custody()
     wallets = []
-    for wallet in eligible_wallets(customer):
+    own_wallets = list(eligible_wallets(customer))
+    held_by_wallet = wallet_held_balances(own_wallets)
+    for wallet in own_wallets:
+        held = held_by_wallet[wallet.pk]
         try:
-            balance = numbers.format_amount(provider.balance(wallet), money.USDC)
+            live = provider.balance(wallet)
         except ProviderUnavailable:
-            balance = None
-        wallets.append(WalletRow(wallet=wallet, balance=balance))
+            balance = available = None
+        else:
+            balance = numbers.format_amount(live, money.USDC)
+            available = numbers.format_amount(available_after_holds(live, held), money.USDC)
+        wallets.append(
+            WalletRow(
+                wallet=wallet,
+                balance=balance,
+                held=numbers.format_amount(held, money.USDC),
+                available=available,
+            )
+        )
     # Orders by default; quotes (never confirmed) only when asked for, so they cannot push
     # the real orders off the page.
     show = "quotes" if request.GET.get("show") == "quotes" else "orders"

@@ -141,7 +141,9 @@ class TestPostEntry:
                 kind=Kind.DEPOSIT,
                 description="more than there is",
             )
-        assert caught.value.details == {"account": ledger(acme.eur_secondary).code}
+        # The code is for logs; details reach customers and never name a ledger account.
+        assert caught.value.account_code == ledger(acme.eur_secondary).code
+        assert caught.value.details is None
         assert (JournalEntry.objects.count(), Posting.objects.count()) == (entries, postings)
         assert ledger(acme.eur_secondary).balance == Decimal("50000.00")
         assert ledger(acme.eur_master).balance == Decimal("250000.00")
@@ -386,19 +388,23 @@ class TestOrderMoneyTrail:
 
     def test_a_completed_sell(self, acme, desk, operator, django_capture_on_commit_callbacks):
         order = confirmed(acme, Side.SELL, "500.000000", django_capture_on_commit_callbacks)
-        assert trail(order) == []  # a sell's confirm moves nothing
+        usdc = Decimal("500.000000")
+        held = LedgerAccount.objects.get(held_for_id=acme.wallet.ledger_account_id).pk
+        # A sell's confirm sends nothing: it holds the USDC inside the wallet.
+        assert trail(order) == [(Kind.HOLD, {acme.wallet.ledger_account_id: -usdc, held: usdc})]
         with django_capture_on_commit_callbacks(execute=True):
             services.order_approve(
                 order_id=order.pk, actor=services.Actor.for_user(operator, "ops")
             )
         order.refresh_from_db()
         assert order.status == Status.COMPLETED
-        usdc, eur = Decimal("500.000000"), order.final_destination_amount
-        # Two provider steps, two entries: the custodian's collect, then the bank's payout.
-        assert trail(order) == [
+        eur = order.final_destination_amount
+        # Two provider steps, two entries: the custodian's collect (from the held USDC), then
+        # the bank's payout.
+        assert trail(order)[1:] == [
             (
                 Kind.ORDER_SETTLEMENT,
-                {acme.wallet.ledger_account_id: -usdc, desk["usdc"].ledger_account_id: usdc},
+                {held: -usdc, desk["usdc"].ledger_account_id: usdc},
             ),
             (
                 Kind.ORDER_SETTLEMENT,

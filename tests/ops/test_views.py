@@ -12,6 +12,7 @@ from django.utils.html import escape
 from accounts.models import JournalEntry
 from otc import pricing
 from otc.models import Channel, OrderApproval, OrderTransition, Side, Status
+from tests import factories
 
 from .conftest import csrf_post, make_staff, pending_order, signed_in
 
@@ -262,12 +263,20 @@ def test_reject_refunds_a_buy_and_logs_the_reason(acme, alice):
     )
 
 
+def test_a_held_sell_shows_its_hold_on_the_order_page(acme, alice):
+    order = pending_order(acme, side=Side.SELL)
+    body = signed_in(alice).get(f"/ops/orders/{order.pk}/").content.decode()
+    assert "Hold (available to held)" in body
+    assert f"Acme · {acme.wallet.label} (Polygon), held" in body
+    assert f"wallet:{acme.wallet.pk}:held" in body  # staff see the ledger's own codes
+
+
 def test_reject_of_a_sell_moves_no_money(acme, alice):
     order = pending_order(acme, side=Side.SELL)
     csrf_post(signed_in(alice), reject_url(order), {"reason": "Wallet flagged", "code": "OTHER"})
     order.refresh_from_db()
     assert order.status == Status.REJECTED
-    assert not JournalEntry.objects.filter(reference_id=order.pk).exists()
+    assert factories.order_entry_kinds(order.pk) == factories.HELD_AND_RELEASED
 
 
 # --- four-eyes --------------------------------------------------------------------------------

@@ -10,11 +10,12 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.ledger import external_account, post_entry, transfer_legs, withdraw
+from accounts.ledger import external_account, held_balance, post_entry, transfer_legs, withdraw
 from accounts.models import FiatAccount, JournalEntry, LedgerAccount
 from otc.models import IdempotencyRecord, Order, Status
 from otc.services import quotes_expire
 from wallets.models import Wallet
+from wallets.providers import custody
 
 from .. import factories
 from .test_api_support import (
@@ -79,14 +80,17 @@ def test_buy_confirm_reaches_pending_approval_once_the_bank_settles(
     assert entries(quote_id) == [JournalEntry.Kind.ORDER_DEBIT, JournalEntry.Kind.DEBIT_SETTLED]
 
 
-def test_sell_confirm_moves_nothing(acme, desk):
+def test_sell_confirm_holds_the_usdc_and_sends_nothing(acme, desk):
     quote_id = sell_quote_id(acme)
     response = confirm(acme, quote_id, side="sell")
     assert response.status_code == 201, response.content
     assert response.json() == {"data": {"orderId": quote_id, "status": "pending_approval"}}
-    assert balance(acme.wallet) == Decimal("100000.000000")
+    # Held in the ledger (available -> held), still in the wallet on chain.
+    assert balance(acme.wallet) == Decimal("99900.000000")
+    assert held_balance(acme.wallet.ledger_account) == Decimal("100.000000")
+    assert custody().balance(acme.wallet) == Decimal("100000.000000")
     assert balance(acme.eur_master) == Decimal("250000.00")
-    assert entries(quote_id) == []
+    assert entries(quote_id) == [JournalEntry.Kind.HOLD]
 
 
 def test_confirm_side_defaults_to_buy(acme):

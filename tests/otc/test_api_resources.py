@@ -93,6 +93,8 @@ def test_wallet_balance_shape(acme):
             "walletId": str(acme.wallet.pk),
             "network": "polygon",
             "usdcBalance": "100000.000000",
+            "available": "100000.000000",
+            "held": "0.000000",
         }
     }
     secondary = acme.client().get(balance_url(acme.wallet_secondary.pk)).json()["data"]
@@ -100,6 +102,8 @@ def test_wallet_balance_shape(acme):
         "walletId": str(acme.wallet_secondary.pk),
         "network": "ethereum",
         "usdcBalance": "500.000000",
+        "available": "500.000000",
+        "held": "0.000000",
     }
 
 

@@ -148,7 +148,7 @@ def test_many_confirms_with_many_keys_exactly_one_wins(acme, desk, buy_quote, ru
     assert_ledger_invariants()
 
 
-def test_many_sell_confirms_with_many_keys_exactly_one_wins_and_nothing_moves(
+def test_many_sell_confirms_with_many_keys_exactly_one_wins_and_holds_once(
     acme, desk, sell_quote, run_concurrently
 ):
     wallet_before = balance(acme.wallet)
@@ -163,8 +163,8 @@ def test_many_sell_confirms_with_many_keys_exactly_one_wins_and_nothing_moves(
     order.refresh_from_db()
     assert order.status == Status.PENDING_APPROVAL
     assert transitions(order, Status.PENDING_APPROVAL) == 1
-    assert not JournalEntry.objects.filter(reference_id=order.pk).exists()
-    assert balance(acme.wallet) == wallet_before
+    assert moves(order, JournalEntry.Kind.HOLD) == 1  # held once, sent nowhere
+    assert balance(acme.wallet) == wallet_before - Decimal("300.000000")
 
 
 # --- operators ----------------------------------------------------------------------------
@@ -496,9 +496,10 @@ def test_a_duplicate_that_waits_too_long_gets_in_progress_and_can_retry(
 def test_two_sells_approved_at_once_from_one_wallet_never_overdraw_it(
     acme, desk, sell_quote, run_concurrently
 ):
-    # 500 USDC in the wallet; each sell wants 300. Confirming moves nothing, so both confirm;
-    # at settlement only one can be delivered, the other fails and nothing of it moves.
-    orders = [sell_quote(acme, "300.000000", wallet=acme.wallet_secondary) for _ in range(2)]
+    # 500 USDC in the wallet; each sell wants 250. Each confirm holds its USDC, so both fit;
+    # approved at once, both settle from their own holds and the wallet is emptied exactly.
+    # (A third sell could not even be confirmed: tests/holds.)
+    orders = [sell_quote(acme, "250.000000", wallet=acme.wallet_secondary) for _ in range(2)]
     for order in orders:
         services.order_confirm(
             order_id=order.pk,
@@ -520,8 +521,10 @@ def test_two_sells_approved_at_once_from_one_wallet_never_overdraw_it(
 
     assert all(kind == "ok" for kind, _ in results), results
     finals = sorted(Order.objects.get(pk=o.pk).status for o in orders)
-    assert finals == [Status.COMPLETED, Status.FAILED]
-    done = Order.objects.get(pk__in=[o.pk for o in orders], status=Status.COMPLETED)
-    assert balance(acme.wallet_secondary) == Decimal("200.000000")
-    assert balance(acme.eur_master) == master_before + done.final_destination_amount
+    assert finals == [Status.COMPLETED, Status.COMPLETED]
+    assert balance(acme.wallet_secondary) == 0
+    held = LedgerAccount.objects.get(held_for_id=acme.wallet_secondary.ledger_account_id)
+    assert held.balance == 0
+    paid = sum(Order.objects.get(pk=o.pk).final_destination_amount for o in orders)
+    assert balance(acme.eur_master) == master_before + paid
     assert_ledger_invariants()

@@ -11,11 +11,12 @@ from celery.signals import task_retry
 from django.utils import timezone
 
 from accounts import money
-from accounts.errors import DomainError, ProviderUnavailable
-from accounts.ledger import clearing_account, post_entry, transfer_legs
+from accounts.errors import DomainError, InsufficientFunds, ProviderUnavailable
+from accounts.ledger import clearing_account, held_balance, post_entry, transfer_legs
 from accounts.models import JournalEntry, LedgerAccount
 from otc import services, tasks
 from otc.models import Channel, IdempotencyRecord, Order, ProviderTransfer, Status
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -125,7 +126,14 @@ def test_a_sell_completes_at_the_live_rate_and_balances_move_by_the_amounts_show
     assert (quote["rate"], quote["destinationAmount"]) == ("0.921296", "460.64")
     confirmed = api_confirm(acme, quote, django_capture_on_commit_callbacks, side="sell")
     assert confirmed["status"] == "pending_approval"
-    assert (balance(acme.wallet), balance(acme.eur_master)) == (wallet, master)  # nothing moved
+    # Nothing sent: the USDC is held in the wallet (available -> held).
+    assert (balance(acme.wallet), balance(acme.eur_master)) == (
+        wallet - Decimal("500.000000"),
+        master,
+    )
+    assert held_balance(LedgerAccount.objects.get(pk=acme.wallet.ledger_account_id)) == Decimal(
+        "500.000000"
+    )
 
     settings.OTC_PRICE_FEED = "static:1.050000"
     order = approve(quote["quoteId"], operator, django_capture_on_commit_callbacks)
@@ -200,8 +208,10 @@ def test_a_rejected_buy_gets_its_eur_back(acme, desk, operator, django_capture_o
 def test_a_rejected_sell_moves_nothing(acme, desk, operator, django_capture_on_commit_callbacks):
     quote = api_quote(acme, sell_body(acme))
     api_confirm(acme, quote, django_capture_on_commit_callbacks, side="sell")
+    wallet = balance(acme.wallet)
     services.order_reject(order_id=quote["quoteId"], actor=ops(operator), reason="No.")
-    assert not JournalEntry.objects.filter(reference_id=quote["quoteId"]).exists()
+    assert factories.order_entry_kinds(quote["quoteId"]) == factories.HELD_AND_RELEASED
+    assert balance(acme.wallet) == wallet + Decimal(quote["sourceAmountUsdc"])
 
 
 def test_a_rejection_needs_a_reason(acme, desk, operator, django_capture_on_commit_callbacks):
@@ -283,7 +293,8 @@ def test_a_sell_settlement_during_a_custody_outage_fails_and_moves_nothing(
     order = approve(quote["quoteId"], operator, django_capture_on_commit_callbacks)
     assert order.status == Status.FAILED
     assert len(retries) == tasks.RETRY["max_retries"]
-    assert not JournalEntry.objects.filter(reference_id=order.pk).exists()
+    assert factories.order_entry_kinds(order.pk) == factories.HELD_AND_RELEASED
+    assert balance(acme.wallet) == Decimal("100000.000000")
 
 
 def test_a_debit_the_bank_never_settles_fails_and_is_refunded_from_clearing(
@@ -316,12 +327,13 @@ def test_the_failure_handler_is_idempotent(acme, desk, django_capture_on_commit_
     assert balance(acme.eur_master) == Decimal("250000.00")
 
 
-def test_a_sell_whose_usdc_is_gone_at_approval_fails_and_nothing_moves(
+def test_usdc_moved_away_after_a_sell_confirm_cannot_take_the_sells_hold(
     acme, desk, operator, django_capture_on_commit_callbacks
 ):
     quote = api_quote(acme, sell_body(acme, "500.000000"))
     api_confirm(acme, quote, django_capture_on_commit_callbacks, side="sell")
-    # The customer moves the USDC elsewhere before the desk approves.
+    # The customer moves everything that is available elsewhere before the desk approves:
+    # the sell's 500 are held and stay.
     post_entry(
         legs=transfer_legs(
             acme.wallet.ledger_account, acme.wallet_secondary.ledger_account, balance(acme.wallet)
@@ -329,14 +341,20 @@ def test_a_sell_whose_usdc_is_gone_at_approval_fails_and_nothing_moves(
         kind=Kind.DEPOSIT,
         description="customer moved funds",
     )
-    before = {o: balance(o) for o in (acme.eur_master, desk["eur"], desk["usdc"], acme.wallet)}
+    with pytest.raises(InsufficientFunds):
+        post_entry(
+            legs=transfer_legs(
+                acme.wallet.ledger_account, acme.wallet_secondary.ledger_account, Decimal("1")
+            ),
+            kind=Kind.DEPOSIT,
+            description="the held part cannot be moved",
+        )
 
     order = approve(quote["quoteId"], operator, django_capture_on_commit_callbacks)
 
-    assert order.status == Status.FAILED
-    assert "insufficient funds" in order.failure_reason.lower()
-    assert {o: balance(o) for o in before} == before
-    assert not JournalEntry.objects.filter(reference_id=order.pk).exists()
+    assert order.status == Status.COMPLETED
+    assert balance(acme.wallet) == 0
+    assert held_balance(LedgerAccount.objects.get(pk=acme.wallet.ledger_account_id)) == 0
 
 
 def test_a_buy_the_treasury_can_no_longer_deliver_at_settlement_fails_and_is_refunded(

@@ -156,8 +156,8 @@ def test_a_buy_quote_larger_than_the_balance_says_so_before_confirm(portal, acme
 def test_the_wallet_list_shows_each_wallets_balance(portal, acme):
     form = portal.get(reverse("portal:exchange"), {"side": "sell"}).context["form"]
     labels = dict(form.fields["wallet"].choices)
-    assert labels[str(acme.wallet.pk)] == "Primary · Polygon · 100,000.000000 USDC"
-    assert labels[str(acme.wallet_secondary.pk)].endswith("500.000000 USDC")
+    assert labels[str(acme.wallet.pk)] == "Primary · Polygon · 100,000.000000 USDC available"
+    assert labels[str(acme.wallet_secondary.pk)].endswith("500.000000 USDC available")
     set_simulated_outage("custody", True)
     try:
         form = portal.get(reverse("portal:exchange")).context["form"]

@@ -273,14 +273,17 @@ def test_second_confirm_with_a_fresh_key_says_not_confirmable(portal, acme):
     assert acme.eur_master.balance == Decimal("249000.00")
 
 
-def test_confirm_sell_moves_nothing_until_approval(portal, acme):
+def test_confirm_sell_holds_the_usdc_and_sends_nothing_until_approval(portal, acme):
     order = buy_quote(acme, amount="100.000000", side=Side.SELL)
     response = portal.post(reverse("portal:quote_confirm", args=[order.pk]), confirm_post(order))
     assert response.status_code == 302
     order.refresh_from_db()
     assert order.status == Status.PENDING_APPROVAL
     acme.wallet.ledger_account.refresh_from_db()
-    assert acme.wallet.ledger_account.balance == Decimal("100000.000000")
+    assert acme.wallet.ledger_account.balance == Decimal("99900.000000")  # available
+    assert order.source_held == Decimal("100.000000")
+    dashboard = portal.get(reverse("portal:dashboard")).content.decode()
+    assert "100,000.000000" in dashboard and "99,900.000000" in dashboard
 
 
 def test_the_same_key_for_another_quote_is_refused_as_reused(portal, acme):

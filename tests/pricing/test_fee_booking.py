@@ -175,16 +175,18 @@ def test_a_sell_books_its_usdc_fees_at_settlement(
             {"type": "fx_markup", "description": "Desk FX markup", "bps": 50},
         ],
     }
-    # Confirmed: nothing moved yet, no fee booked.
+    # Confirmed: the USDC is held in the wallet (nothing sent yet), no fee booked.
     assert balance(services.fee_account("USDC")) == 0
-    assert balance(acme.wallet.ledger_account) == wallet
+    assert balance(acme.wallet.ledger_account) == wallet - D("500.000000")
+    held = LedgerAccount.objects.get(held_for_id=acme.wallet.ledger_account_id)
+    assert balance(held) == D("500.000000")
 
     with django_capture_on_commit_callbacks(execute=True):
         services.order_approve(order_id=quoted["quoteId"], actor=ops(operator))
     order = Order.objects.get(pk=quoted["quoteId"])
     assert order.status == Status.COMPLETED
     entry = postings(order.pk, Kind.ORDER_SETTLEMENT)
-    assert entry[acme.wallet.ledger_account.code] == D("-500.000000")
+    assert entry[held.code] == D("-500.000000")  # the collect consumes the hold
     assert entry[desk["usdc"].ledger_account.code] == D("497.340000")
     assert entry["fees:USDC"] == D("2.660000")
     # 497.34 * 0.921296 = 458.19735... -> 458.19 EUR (down)
@@ -192,6 +194,7 @@ def test_a_sell_books_its_usdc_fees_at_settlement(
     assert entry[acme.eur_master.ledger_account.code] == D("458.19")
     assert balance(services.fee_account("USDC")) == D("2.660000")
     assert balance(acme.wallet.ledger_account) == wallet - D("500.000000")
+    assert balance(held) == 0
     assert balance(desk["usdc"].ledger_account) == treasury + D("497.340000")
 
 
@@ -199,7 +202,8 @@ def test_a_rejected_sell_books_no_fee(fees, acme, operator, django_capture_on_co
     quoted = quote_and_confirm(acme, sell(acme), django_capture_on_commit_callbacks)
     services.order_reject(order_id=quoted["quoteId"], actor=ops(operator), reason="No")
     assert balance(services.fee_account("USDC")) == 0
-    assert not JournalEntry.objects.filter(reference_id=quoted["quoteId"]).exists()
+    kinds = JournalEntry.objects.filter(reference_id=quoted["quoteId"]).values_list("kind")
+    assert sorted(k for (k,) in kinds) == [Kind.HOLD, Kind.HOLD_RELEASE]
 
 
 def test_a_fixed_destination_buy_delivers_exactly_its_destination_at_approval(

@@ -9,6 +9,11 @@ desk's clearing and fee accounts exist), buy / sell:
   ledger accounts now come with the order, which saved 2);
 - price protection (daily limits): quote +1 (the day's total), confirm +2 (the customer row
   and the day's total): quote 16 / 17, confirm 34 / 27.
+- sells hold their USDC (issue 13): sell confirm +7, exactly what one ledger entry costs
+  through ``post_entry``: its savepoint and release, the lock of the wallet account and its
+  hold account (one SELECT), the entry, its two postings (one bulk insert) and the two
+  balance updates. The hold account comes with the order's row (a join); the sell quote's
+  held balance with the wallet's (a join): quote unchanged, confirm 28 -> 35.
 """
 
 import uuid
@@ -23,10 +28,10 @@ pytestmark = pytest.mark.django_db
 QUOTE = "/api/v1/otc-exchanges/quote"
 ORDERS = "/api/v1/otc-exchanges"
 # Settlement steps (issue 11) add one statement to confirm: the debit's provider-transfer record.
-CEILINGS = {"buy": {"quote": 16, "confirm": 35}, "sell": {"quote": 17, "confirm": 28}}
+CEILINGS = {"buy": {"quote": 16, "confirm": 35}, "sell": {"quote": 17, "confirm": 35}}
 # A buy with fees books a third leg at confirm: the fee-income account's lookup and its balance
 # update. The lines themselves are one insert and one read however many there are.
-WITH_FEES = {"buy": {"quote": 16, "confirm": 37}, "sell": {"quote": 17, "confirm": 28}}
+WITH_FEES = {"buy": {"quote": 16, "confirm": 37}, "sell": {"quote": 17, "confirm": 35}}
 
 
 def body(world, side: str, fixed: str = "source") -> dict:

@@ -161,8 +161,10 @@ def test_a_usdt_sell_end_to_end(usdt, acme, desk, operator, django_capture_on_co
     assert quoted["fees"]["total"] == "1.070000"
     assert quoted["destinationAmount"] == "463.95"
     assert quoted["sourceAmountUsdc"] == "500.000000"  # the seed's name keeps its place
-    # A sell moves nothing before approval.
-    assert moved(before, holdings(desk, acme)) == {}
+    # A sell sends nothing before approval: its USDT is held on the wallet's USDT holding.
+    assert moved(before, holdings(desk, acme)) == {"acme_usdt": D("-500.000000")}
+    usdt_holding = wallet_holding_account(acme.wallet, "USDT")
+    assert LedgerAccount.objects.get(held_for=usdt_holding).balance == D("500.000000")
     assert Order.objects.get(pk=quoted["quoteId"]).status == Status.PENDING_APPROVAL
 
     order = approve_and_settle(quoted["quoteId"], operator, django_capture_on_commit_callbacks)

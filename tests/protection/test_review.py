@@ -14,6 +14,7 @@ from accounts.models import JournalEntry
 from otc import services
 from otc.models import Order, OrderTransition, Side, Status
 from otc.webhooks.models import Event
+from tests import factories
 from tests.otc.test_api_support import ISO_MS, assert_error, cancel_url, order_url
 
 from .conftest import api_actor, balance
@@ -188,7 +189,7 @@ def test_cancel_from_review_of_a_sell_moves_no_money(acme, in_review):
     order.refresh_from_db()
     assert order.status == Status.CANCELLED
     assert balance(acme.wallet) == usdc_before
-    assert not JournalEntry.objects.filter(reference_id=order.pk).exists()
+    assert factories.order_entry_kinds(order.pk) == factories.HELD_AND_RELEASED
 
 
 def test_a_pending_order_cannot_be_cancelled_by_the_customer(acme):

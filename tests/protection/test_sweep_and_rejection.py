@@ -14,6 +14,7 @@ from accounts.models import JournalEntry
 from otc import services, tasks
 from otc.models import Order, OrderTransition, Side, Status
 from otc.webhooks.models import Event
+from tests import factories
 from tests.otc.test_api_support import order_url
 
 from .conftest import balance, ops_actor, pending
@@ -63,7 +64,7 @@ def test_the_sweep_cancels_a_sell_past_its_deadline_without_moving_money(acme):
     assert services.orders_sweep(now=order.approval_deadline_at) == 1
     order.refresh_from_db()
     assert (order.status, order.cancellation_code) == (Status.CANCELLED, "APPROVAL_DEADLINE_PASSED")
-    assert not JournalEntry.objects.filter(reference_id=order.pk).exists()
+    assert factories.order_entry_kinds(order.pk) == factories.HELD_AND_RELEASED
 
 
 def test_the_sweep_cancels_an_expired_review_and_refunds_the_buy(acme, in_review):

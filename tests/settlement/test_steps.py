@@ -90,7 +90,7 @@ def test_a_sell_killed_anywhere_finishes_once(
         f"order:{order.pk}:collect": 1,
         f"order:{order.pk}:deliver": 1,
     }
-    assert entry_kinds(order) == [Kind.ORDER_SETTLEMENT, Kind.ORDER_SETTLEMENT]
+    assert entry_kinds(order) == [Kind.HOLD, Kind.ORDER_SETTLEMENT, Kind.ORDER_SETTLEMENT]
     assert ledger_balance(acme.wallet) == Decimal("99500.000000")
     assert ledger_balance(acme.eur_master) == Decimal("250000.00") + done.final_destination_amount
     assert provider_balance(acme.eur_master) == ledger_balance(acme.eur_master)
@@ -219,7 +219,7 @@ def test_two_workers_on_the_same_step_move_the_money_once(
         f"order:{order.pk}:collect": 1,
         f"order:{order.pk}:deliver": 1,
     }
-    assert entry_kinds(order) == [Kind.ORDER_SETTLEMENT, Kind.ORDER_SETTLEMENT]
+    assert entry_kinds(order) == [Kind.HOLD, Kind.ORDER_SETTLEMENT, Kind.ORDER_SETTLEMENT]
 
 
 def test_the_provider_answers_a_repeated_reference_with_its_first_answer(acme):

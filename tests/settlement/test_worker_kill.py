@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from accounts.models import JournalEntry, SimBankTransfer
+from accounts.models import JournalEntry, LedgerAccount, SimBankTransfer
 from accounts.simulated import set_simulated_pause
 from otc import services, tasks
 from otc.models import Order, ProviderTransfer, Side, Status
@@ -85,9 +85,11 @@ def test_a_worker_killed_while_the_custodian_collects_is_resumed_and_settles_onc
     step = ProviderTransfer.objects.get(reference=collect)
     assert step.state == ProviderTransfer.State.SENT  # the custodian did it; we never heard
     assert Order.objects.get(pk=order.pk).status == Status.APPROVED
-    assert not JournalEntry.objects.filter(reference_id=order.pk).exists()
+    # Only the confirm's hold is booked; the collect is not.
+    assert [e.kind for e in JournalEntry.objects.filter(reference_id=order.pk)] == ["hold"]
     assert provider_balance(acme.wallet) == Decimal("99500.000000")
-    assert ledger_balance(acme.wallet) == Decimal("100000.000000")  # the books disagree now
+    held = LedgerAccount.objects.get(held_for_id=acme.wallet.ledger_account_id)
+    assert ledger_balance(acme.wallet) + held.balance == Decimal("100000.000000")  # disagree
 
     set_simulated_pause("custody", 0)
     workers()
@@ -105,7 +107,9 @@ def test_a_worker_killed_while_the_custodian_collects_is_resumed_and_settles_onc
     step.refresh_from_db()
     assert step.state == ProviderTransfer.State.SETTLED and step.attempts == 2
     kinds = list(JournalEntry.objects.filter(reference_id=order.pk).values_list("kind", flat=True))
-    assert kinds == [JournalEntry.Kind.ORDER_SETTLEMENT] * 2
+    assert sorted(kinds) == [JournalEntry.Kind.HOLD] + [JournalEntry.Kind.ORDER_SETTLEMENT] * 2
+    held.refresh_from_db()
+    assert held.balance == 0  # the collect consumed the hold
     assert ledger_balance(acme.wallet) == provider_balance(acme.wallet) == Decimal("99500.000000")
     assert ledger_balance(acme.eur_master) == provider_balance(acme.eur_master)
     assert_books_agree()

@@ -24,7 +24,7 @@ def grant_view(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("otc", "0100_settlement"),
+        ("otc", "0101_order_source_held"),
     ]
 
     operations = [
