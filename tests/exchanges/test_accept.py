@@ -348,3 +348,28 @@ def test_resources_changed_since_the_quote_are_refused(
     acme.wallet.save()
     error_of(accept(exchange_id), 422, code)
     assert MarketExchange.objects.get(pk=exchange_id).status == Status.QUOTED
+
+
+def test_what_confirmed_otc_sells_hold_of_a_wallet_is_not_the_exchanges(
+    acme, quoted, accept, create
+):
+    from otc import services as otc_services
+
+    wallet = acme.wallet_secondary  # 500 USDC
+    exchange_id = quoted(sell_body(acme, "250.000000") | {"source_account_id": str(wallet.pk)})
+    actor = otc_services.Actor(label="test", channel="api")
+    order = otc_services.quote_create(
+        customer=acme.customer,
+        side="sell",
+        fiat_account_id=acme.eur_master.pk,
+        wallet_id=wallet.pk,
+        amount=Decimal("300.000000"),
+        actor=actor,
+    )
+    otc_services.order_confirm(order_id=order.pk, customer=acme.customer, side="sell", actor=actor)
+    error = error_of(accept(exchange_id), 422, "SOURCE_WALLET_INSUFFICIENT")
+    assert error["details"]["available"] == "200.000000"
+    body = sell_body(acme, "250.000000") | {"source_account_id": str(wallet.pk)}
+    error_of(create(body), 422, "SOURCE_WALLET_INSUFFICIENT")
+    smaller = quoted(sell_body(acme, "200.000000") | {"source_account_id": str(wallet.pk)})
+    assert accept(smaller).json()["status"] == "EXECUTED"
