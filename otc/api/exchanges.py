@@ -81,7 +81,7 @@ class ExchangeAcceptInput(StrictInput):
 
 
 class ExchangeListQuery(PageQuery):
-    pass
+    """``?page`` (from 1) and ``?limit`` (1-100, default 50)."""
 
 
 # --- outputs (the schema; the bodies come from ``exchange_representation``) ----------------------
@@ -361,10 +361,7 @@ class ExchangeListCreateApi(APIView):
                 },
             )
         ],
-        parameters=[
-            OpenApiParameter("page", int, description="From 1."),
-            OpenApiParameter("limit", int, description="Default 50, max 100."),
-        ],
+        parameters=[ExchangeListQuery],
         responses={200: ExchangeListOutput, **_errors(*BODY_ERRORS, *AUTH_ERRORS)},
     )
     def get(self, request):
