@@ -203,6 +203,16 @@ EXECUTED = EXAMPLE | {
 }
 
 
+def _create_example(name: str, action: str, amount: str) -> OpenApiExample:
+    body = {
+        "source_account_id": EXAMPLE["source_account_id"],
+        "destination_account_id": EXAMPLE["destination_account_id"],
+        "action": action,
+        "amount": amount,
+    }
+    return OpenApiExample(name, request_only=True, value=body)
+
+
 # --- routes -----------------------------------------------------------------------------------
 
 
@@ -284,26 +294,8 @@ class ExchangeListCreateApi(APIView):
         parameters=[IDEMPOTENCY_HEADER],
         responses={201: ExchangeOutput, **_errors(*CREATE_ERRORS)},
         examples=[
-            OpenApiExample(
-                "Buy USDC for 1000.00 EUR",
-                request_only=True,
-                value={
-                    "source_account_id": EXAMPLE["source_account_id"],
-                    "destination_account_id": EXAMPLE["destination_account_id"],
-                    "action": "FIX_SOURCE",
-                    "amount": "1000.00",
-                },
-            ),
-            OpenApiExample(
-                "Receive exactly 500 USDC",
-                request_only=True,
-                value={
-                    "source_account_id": EXAMPLE["source_account_id"],
-                    "destination_account_id": EXAMPLE["destination_account_id"],
-                    "action": "FIX_DESTINATION",
-                    "amount": "500.000000",
-                },
-            ),
+            _create_example("Buy USDC for 1000.00 EUR", "FIX_SOURCE", "1000.00"),
+            _create_example("Receive exactly 500 USDC", "FIX_DESTINATION", "500.000000"),
             OpenApiExample("Quoted", response_only=True, status_codes=["201"], value=EXAMPLE),
             OpenApiExample(
                 "Above the instant cap",
