@@ -11,8 +11,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from . import money
 from .errors import InsufficientFunds
@@ -31,8 +32,16 @@ def transfer_legs(source: LedgerAccount, destination: LedgerAccount, amount: Dec
 
 
 def post_entry(
-    *, legs: Sequence[Leg], kind: str, description: str, reference_id: uuid.UUID | None = None
+    *,
+    legs: Sequence[Leg],
+    kind: str,
+    description: str,
+    reference_id: uuid.UUID | None = None,
+    entry_id: uuid.UUID | None = None,
 ) -> JournalEntry:
+    """Post one balanced entry (``entry_id``: its id, when the caller needs to know it before
+    the entry is written). Raises ``InsufficientFunds`` and writes nothing when an account
+    that may not go negative would."""
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for account, amount in legs:
         if amount == 0:
@@ -43,12 +52,16 @@ def post_entry(
     if any(total != 0 for total in totals.values()):
         raise UnbalancedEntry(f"Entry does not balance: {dict(totals)}")
 
+    if connection.vendor == "postgresql":
+        return _post_in_one_statement(legs, kind, description, reference_id, entry_id)
     with transaction.atomic():
         ids = sorted({account.pk for account, _ in legs})
         locked = {
             a.pk: a
             for a in LedgerAccount.objects.select_for_update().filter(pk__in=ids).order_by("pk")
         }
+        if len(locked) != len(ids):
+            raise LedgerAccount.DoesNotExist("A leg names a ledger account that does not exist.")
         net: dict = defaultdict(Decimal)
         for account, amount in legs:
             net[account.pk] += amount
@@ -57,7 +70,10 @@ def post_entry(
             if not account.allow_negative and account.balance + delta < 0:
                 raise InsufficientFunds(account_code=account.code)
         entry = JournalEntry.objects.create(
-            kind=kind, description=description, reference_id=reference_id
+            id=entry_id or uuid.uuid4(),
+            kind=kind,
+            description=description,
+            reference_id=reference_id,
         )
         Posting.objects.bulk_create(
             Posting(
@@ -70,6 +86,89 @@ def post_entry(
             locked[pk].balance += delta
         for account, _ in legs:
             account.balance = locked[account.pk].balance
+    return entry
+
+
+# The whole entry in one statement (PostgreSQL). ``locked`` takes the accounts' row locks in
+# id order (the LockRows node sits above the sort, so two entries never deadlock) and reads
+# each balance as of the lock (under READ COMMITTED a locked row is re-read at its newest
+# version); ``ok`` says whether every account that may not go negative stays at or above
+# zero. Only then are the balances updated (each UPDATE re-reads the row it holds) and the
+# entry and its postings inserted; otherwise nothing is written and no row comes back. The
+# database still guards both rules: the balance CHECK and the deferred balanced-entry trigger.
+_POST_SQL = """
+WITH delta AS (
+    SELECT id, sum(amount) AS amount
+    FROM unnest(%(accounts)s::uuid[], %(amounts)s::numeric[]) AS leg(id, amount)
+    GROUP BY id
+),
+locked AS MATERIALIZED (
+    SELECT account.id, account.code, account.allow_negative, account.balance + delta.amount
+        AS after
+    FROM accounts_ledgeraccount account JOIN delta ON delta.id = account.id
+    ORDER BY account.id
+    FOR NO KEY UPDATE OF account
+),
+ok AS MATERIALIZED (
+    SELECT count(*) = (SELECT count(*) FROM delta)
+        AND coalesce(bool_and(allow_negative OR after >= 0), true) AS ok,
+        (SELECT code FROM locked WHERE NOT allow_negative AND after < 0 ORDER BY id LIMIT 1)
+        AS short
+    FROM locked
+),
+balances AS (
+    UPDATE accounts_ledgeraccount account SET balance = account.balance + delta.amount
+    FROM delta, ok
+    WHERE account.id = delta.id AND ok.ok
+    RETURNING account.id, account.balance
+),
+entry AS (
+    INSERT INTO accounts_journalentry (id, kind, description, reference_id, created_at)
+    SELECT %(entry)s, %(kind)s, %(description)s, %(reference)s, %(now)s FROM ok WHERE ok.ok
+    RETURNING id
+),
+postings AS (
+    INSERT INTO accounts_posting (entry_id, ledger_account_id, currency, amount)
+    SELECT entry.id, leg.id, leg.currency, leg.amount
+    FROM entry, unnest(%(accounts)s::uuid[], %(currencies)s::varchar[], %(amounts)s::numeric[])
+        AS leg(id, currency, amount)
+)
+SELECT ok.ok, ok.short, balances.id, balances.balance FROM ok LEFT JOIN balances ON ok.ok
+"""
+
+
+def _post_in_one_statement(legs, kind, description, reference_id, entry_id) -> JournalEntry:
+    entry = JournalEntry(
+        id=entry_id or uuid.uuid4(),
+        kind=kind,
+        description=description,
+        reference_id=reference_id,
+        created_at=timezone.now(),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _POST_SQL,
+            {
+                "accounts": [account.pk for account, _ in legs],
+                "currencies": [account.currency for account, _ in legs],
+                "amounts": [amount for _, amount in legs],
+                "entry": entry.id,
+                "kind": kind,
+                "description": description,
+                "reference": reference_id,
+                "now": entry.created_at,
+            },
+        )
+        rows = cursor.fetchall()
+    ok, short = rows[0][0], rows[0][1]
+    if not ok:
+        if short is None:
+            raise LedgerAccount.DoesNotExist("A leg names a ledger account that does not exist.")
+        raise InsufficientFunds(account_code=short)
+    balances = {row[2]: row[3] for row in rows}
+    for account, _ in legs:
+        account.balance = balances[account.pk]
+    entry._state.adding = False
     return entry
 
 
@@ -145,8 +244,29 @@ def external_account(currency: str) -> LedgerAccount:
     return system_account(f"external:{currency}", currency, LedgerAccount.Kind.EXTERNAL)
 
 
-def clearing_account(currency: str) -> LedgerAccount:
-    return system_account(f"clearing:{currency}", currency, LedgerAccount.Kind.CLEARING)
+# Per-owner clearing accounts have ids derived from their code, so a caller can post to one
+# without reading it first (``clearing_account(..., create=False)``).
+CLEARING_IDS = uuid.UUID("0b5c3f8e-8d0e-4f55-9a55-6c1e2d7f0c01")
+
+
+def clearing_account(
+    currency: str, owner: uuid.UUID | None = None, *, create: bool = True
+) -> LedgerAccount:
+    """Money in transit inside the desk. ``owner`` (a customer's id) gives that customer's own
+    clearing account, so that customers confirming at once do not all wait on one shared row;
+    without it, the desk-wide one (which older orders used). ``create=False`` returns the
+    owner's account without a query (unsaved if it does not exist yet: posting to it raises
+    ``LedgerAccount.DoesNotExist``, and nothing is written)."""
+    if owner is None:
+        return system_account(f"clearing:{currency}", currency, LedgerAccount.Kind.CLEARING)
+    code = f"clearing:{currency}:{owner}"
+    fields = {"currency": currency, "kind": LedgerAccount.Kind.CLEARING, "allow_negative": False}
+    if not create:
+        return LedgerAccount(id=uuid.uuid5(CLEARING_IDS, code), code=code, **fields)
+    account, _ = LedgerAccount.objects.get_or_create(
+        code=code, defaults={"id": uuid.uuid5(CLEARING_IDS, code), **fields}
+    )
+    return account
 
 
 def deposit_reference(entry: JournalEntry) -> str:

@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class OtcConfig(AppConfig):
     name = "otc"
     verbose_name = "OTC exchanges"
+
+    def ready(self) -> None:
+        from . import caching
+
+        caching.connect()

@@ -15,3 +15,12 @@ order_transition = Signal()  # sender=Order, order=..., previous_status=...
 
 def order_transitioned(*, order: Order, previous_status: str) -> None:
     order_transition.send(sender=Order, order=order, previous_status=previous_status)
+
+
+# A batch of transitions written together (the quote sweep): transitions=[(order, previous)].
+orders_transition = Signal()
+
+
+def orders_transitioned(*, transitions: list[tuple[Order, str]]) -> None:
+    if transitions:
+        orders_transition.send(sender=Order, transitions=transitions)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import IntegrityError, OperationalError, connection, transaction
+from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 
 from accounts.errors import DomainError, error
@@ -53,6 +54,68 @@ def render(body: dict) -> bytes:
     return JSONRenderer().render(body)
 
 
+class _Refused(Exception):
+    """The action answered with a 4xx: its transaction is rolled back, the answer stored."""
+
+    def __init__(self, refusal: DomainError) -> None:
+        super().__init__(refusal.code)
+        self.refusal = refusal
+
+
+# The claim: one statement that sets the transaction's lock wait and inserts the key. A
+# concurrent claim of the same key waits (up to ``LOCK_WAIT``) on the unique index until the
+# first transaction ends; ON CONFLICT DO NOTHING then returns no row if that one committed
+# (replay), or inserts if it rolled back. No savepoint is needed to survive a duplicate.
+_CLAIM_SQL = """
+INSERT INTO otc_idempotencyrecord (customer_id, key, fingerprint, created_at)
+SELECT %(customer)s, %(key)s, %(fingerprint)s, %(now)s
+FROM (SELECT set_config('lock_timeout', %(lock_wait)s, true)) AS lock_wait
+ON CONFLICT (customer_id, key) DO NOTHING
+RETURNING id
+"""
+
+
+def _claim(customer: Customer, key: uuid.UUID, request_fingerprint: str) -> int | None:
+    """Claim ``key`` in the current transaction: the new record's id, or None when a record
+    with the key exists (committed by another request)."""
+    if connection.vendor != "postgresql":
+        try:
+            with transaction.atomic():
+                return IdempotencyRecord.objects.create(
+                    customer=customer, key=key, fingerprint=request_fingerprint
+                ).pk
+        except IntegrityError:
+            return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CLAIM_SQL,
+            {
+                "customer": customer.pk,
+                "key": key,
+                "fingerprint": request_fingerprint,
+                "now": timezone.now(),
+                "lock_wait": LOCK_WAIT,
+            },
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _replay(customer: Customer, key: uuid.UUID, request_fingerprint: str) -> StoredResponse:
+    stored = IdempotencyRecord.objects.get(customer=customer, key=key)
+    if stored.fingerprint != request_fingerprint:
+        raise error(
+            "IDEMPOTENCY_KEY_REUSED",
+            422,
+            "This Idempotency-Key was used with a different request; use a fresh key per confirm.",
+        )
+    return StoredResponse(stored.status_code, bytes(stored.response_body), True)
+
+
+def _store(record_id: int, status: int, content: bytes) -> None:
+    IdempotencyRecord.objects.filter(pk=record_id).update(status_code=status, response_body=content)
+
+
 def run_once(
     *,
     customer: Customer,
@@ -60,40 +123,37 @@ def run_once(
     request_fingerprint: str,
     action: Callable[[], tuple[int, dict]],
 ) -> StoredResponse:
-    """Run ``action`` at most once per (customer, key); replay its stored response after."""
+    """Run ``action`` at most once per (customer, key); replay its stored response after.
+
+    The action runs in the claim's transaction without a savepoint of its own. When it
+    refuses (a ``DomainError`` below 500) that whole transaction is rolled back, so nothing
+    the action wrote survives, and the refusal is stored under the key in a second
+    transaction; if another request claimed the key in between, its answer is replayed
+    instead. A 5xx stores nothing: the client may retry with the same key."""
     try:
-        with transaction.atomic():
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'")
-            try:
-                with transaction.atomic():
-                    record = IdempotencyRecord.objects.create(
-                        customer=customer, key=key, fingerprint=request_fingerprint
-                    )
-            except IntegrityError:
-                record = None
-            if record is None:
-                stored = IdempotencyRecord.objects.get(customer=customer, key=key)
-                if stored.fingerprint != request_fingerprint:
-                    raise error(
-                        "IDEMPOTENCY_KEY_REUSED",
-                        422,
-                        "This Idempotency-Key was used "
-                        "with a different request; use a fresh key per confirm.",
-                    )
-                return StoredResponse(stored.status_code, bytes(stored.response_body), True)
-            try:
-                with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record_id = _claim(customer, key, request_fingerprint)
+                if record_id is None:
+                    return _replay(customer, key, request_fingerprint)
+                try:
                     status, body = action()
-            except DomainError as exc:
-                if exc.status >= 500:
-                    raise  # nothing is stored: the client may retry with the same key
-                status, body = exc.status, error_envelope(exc.code, exc.message, exc.details)
-            content = render(body)
-            record.status_code, record.response_body = status, content
-            record.save(update_fields=["status_code", "response_body"])
-            return StoredResponse(status, content, False)
+                except DomainError as exc:
+                    if exc.status >= 500:
+                        raise
+                    raise _Refused(exc) from exc
+                content = render(body)
+                _store(record_id, status, content)
+                return StoredResponse(status, content, False)
+        except _Refused as refused:
+            exc = refused.refusal
+            content = render(error_envelope(exc.code, exc.message, exc.details))
+            with transaction.atomic():
+                record_id = _claim(customer, key, request_fingerprint)
+                if record_id is None:
+                    return _replay(customer, key, request_fingerprint)
+                _store(record_id, exc.status, content)
+            return StoredResponse(exc.status, content, False)
     except OperationalError as exc:
         if "lock timeout" in str(exc).lower():
             raise error(
@@ -118,13 +178,14 @@ def order_confirm_once(
     from . import services
 
     def confirm() -> tuple[int, dict]:
-        order = services.order_confirm(
-            order_id=order_id,
-            customer=customer,
-            side=side,
-            actor=actor,
-            max_slippage_bps=max_slippage_bps,
-        )
+        with services.refusals_roll_back_the_transaction():
+            order = services.order_confirm(
+                order_id=order_id,
+                customer=customer,
+                side=side,
+                actor=actor,
+                max_slippage_bps=max_slippage_bps,
+            )
         return 201, {"data": {"orderId": str(order.pk), "status": order.status}}
 
     request = {"quoteId": str(order_id), "side": side}

@@ -3,14 +3,19 @@
 import uuid
 from decimal import Decimal
 
-from django.db.models import OuterRef, QuerySet, Subquery, UUIDField
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery, UUIDField
 from django.db.models.functions import Coalesce
 
 from accounts import money
 from accounts.errors import error
 from accounts.models import Customer, JournalEntry
 
-from .models import CustomerFeeSchedule, Kind, Order, Pair, ProviderTransfer, Side
+from .models import CustomerFeeSchedule, Kind, Order, OrderFee, Pair, ProviderTransfer, Side
+
+
+def fee_lines() -> Prefetch:
+    """An order's fee lines in their order, without joining the order for its own ordering."""
+    return Prefetch("fees", queryset=OrderFee.objects.order_by("order_id", "position"))
 
 
 def money_trail() -> dict:
@@ -38,6 +43,31 @@ def money_trail() -> dict:
     }
 
 
+def _customer_orders_filtered(
+    customer: Customer,
+    *,
+    status: str | None = None,
+    side: str | None = None,
+    kind: str | None = None,
+) -> QuerySet[Order]:
+    orders = Order.objects.filter(customer=customer)
+    if kind:
+        orders = orders.filter(kind=kind)
+    if status:
+        orders = orders.filter(status=status)
+    if side:
+        orders = orders.filter(side=side)
+    return orders
+
+
+def _with_representation(orders: QuerySet[Order]) -> QuerySet[Order]:
+    """What rendering each order needs: its pair, fee lines and money trail."""
+    return orders.select_related("pair").prefetch_related(fee_lines()).annotate(**money_trail())
+
+
+NEWEST_FIRST = ("-created_at", "-id")
+
+
 def customer_orders(
     customer: Customer,
     *,
@@ -47,19 +77,8 @@ def customer_orders(
 ) -> QuerySet[Order]:
     """The customer's orders, OTC and market exchanges alike unless ``kind`` says which (the
     seed-000 API lists only OTC orders; the portal shows both)."""
-    orders = (
-        Order.objects.filter(customer=customer)
-        .select_related("pair")
-        .prefetch_related("fees")
-        .annotate(**money_trail())
-    )
-    if kind:
-        orders = orders.filter(kind=kind)
-    if status:
-        orders = orders.filter(status=status)
-    if side:
-        orders = orders.filter(side=side)
-    return orders.order_by("-created_at", "-id")
+    orders = _customer_orders_filtered(customer, status=status, side=side, kind=kind)
+    return _with_representation(orders).order_by(*NEWEST_FIRST)
 
 
 def order_page(
@@ -72,11 +91,18 @@ def order_page(
     kind: str | None = Kind.OTC,
 ) -> tuple[list[Order], int]:
     """One page of the customer's orders (OTC ones unless ``kind`` says otherwise), newest
-    first, and the total: two queries whatever the page size."""
-    orders = customer_orders(customer, status=status, side=side, kind=kind)
-    total = orders.count()
+    first, and the total: three queries (count, page, fee lines) whatever the page size or the
+    number of orders. The page's ids are picked first (an index walk that skips
+    ``(page - 1) * limit`` rows), and only those rows get the money-trail subqueries, so a late
+    page costs no more per row than the first."""
+    filtered = _customer_orders_filtered(customer, status=status, side=side, kind=kind)
+    total = filtered.count()
     start = (page - 1) * limit
-    return list(orders[start : start + limit]), total
+    if start >= total:
+        return [], total
+    ids = filtered.order_by(*NEWEST_FIRST).values("pk")[start : start + limit]
+    page_orders = _with_representation(Order.objects.filter(pk__in=ids)).order_by(*NEWEST_FIRST)
+    return list(page_orders), total
 
 
 def order_get(*, customer: Customer, order_id: uuid.UUID, kind: str | None = Kind.OTC) -> Order:
@@ -85,7 +111,7 @@ def order_get(*, customer: Customer, order_id: uuid.UUID, kind: str | None = Kin
     orders = Order.objects.filter(kind=kind) if kind else Order.objects.all()
     order = (
         orders.select_related("pair", "customer", "fiat_account", "wallet")
-        .prefetch_related("fees")
+        .prefetch_related(fee_lines())
         .annotate(**money_trail())
         .filter(customer=customer, pk=order_id)
         .first()

@@ -6,8 +6,10 @@ Views, DRF APIs, admin actions, management commands and Celery tasks are thin sh
 parse input, call one of these, and render the result.
 """
 
+import contextvars
 import logging
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -15,8 +17,8 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
-from django.db.models import Q, Sum
+from django.db import connection, transaction
+from django.db.models import Q, Sum, prefetch_related_objects
 from django.utils import timezone
 from django_fsm import can_proceed
 
@@ -30,14 +32,22 @@ from accounts.ledger import (
     post_entry,
     system_account,
 )
-from accounts.models import Asset, Customer, FiatAccount, JournalEntry, KycStatus, LedgerAccount
+from accounts.models import (
+    Asset,
+    Customer,
+    FiatAccount,
+    JournalEntry,
+    KycStatus,
+    LedgerAccount,
+    Posting,
+)
 from accounts.selectors import treasury_fiat_account
 from wallets.models import Wallet
 from wallets.providers import custody
 from wallets.selectors import treasury_wallet
 from wallets.services import wallet_holding_account
 
-from . import events, pricing
+from . import caching, events, pricing
 from .models import (
     OPEN_QUOTE,
     AuditEntry,
@@ -53,6 +63,7 @@ from .models import (
     Side,
     Status,
 )
+from .selectors import fee_lines
 
 DEFAULT_PAIR = "EUR/USDC"
 
@@ -152,15 +163,12 @@ def _refuse(kind: str, role: str, problem: str, expected: str = "", **details) -
     return error(code, 422, message.format(currency=expected), **details)
 
 
-def _resolve_fiat(
-    customer: Customer, account_id: uuid.UUID, currency: str, role: str
+def _check_fiat(
+    customer: Customer, account: FiatAccount | None, currency: str, role: str
 ) -> FiatAccount:
-    account = (
-        FiatAccount.objects.select_related("ledger_account")
-        .filter(pk=account_id, customer=customer, is_treasury=False)
-        .first()
-    )
-    if account is None:
+    """``account`` (already read) is usable for ``role``: the customer's own, not the desk's,
+    in ``currency`` and active; else the seed's error for the role."""
+    if account is None or account.customer_id != customer.pk or account.is_treasury:
         raise _refuse(FIAT, role, "missing")
     if account.currency != currency:
         raise _refuse(FIAT, role, "currency", currency, currency=account.currency)
@@ -169,17 +177,28 @@ def _resolve_fiat(
     return account
 
 
-def _resolve_wallet(customer: Customer, wallet_id: uuid.UUID, asset: Asset, role: str) -> Wallet:
-    wallet = (
-        Wallet.objects.select_related("ledger_account__hold_account")
-        .filter(pk=wallet_id, customer=customer, is_treasury=False)
-        .first()
-    )
-    if wallet is None:
+def _check_wallet(customer: Customer, wallet: Wallet | None, asset: Asset, role: str) -> Wallet:
+    if wallet is None or wallet.customer_id != customer.pk or wallet.is_treasury:
         raise _refuse(WALLET, role, "missing")
     if not wallet.can_hold(asset):
         raise _refuse(WALLET, role, "address", asset.code)
     return wallet
+
+
+def _check_order_resources(order: Order) -> None:
+    """The account and wallet an order was quoted with (read with it) are still usable, with
+    the same errors as at the quote, source first; no query."""
+    pair = order.pair
+    assets = {pair.base_asset_id: pair.base_asset, pair.quote_asset_id: pair.quote_asset}
+    spec = SIDES[order.side]
+    for role, kind, code in (
+        ("source", spec.source_kind, order.source_currency),
+        ("destination", spec.destination_kind, order.destination_currency),
+    ):
+        if kind == FIAT:
+            _check_fiat(order.customer, order.fiat_account, code, role)
+        else:
+            _check_wallet(order.customer, order.wallet, assets[code], role)
 
 
 @dataclass(frozen=True)
@@ -188,35 +207,109 @@ class Resources:
     wallet: Wallet
     source_ledger: LedgerAccount
     destination_ledger: LedgerAccount
+    daily_used: Decimal | None = None
 
 
 def _resolve_resources(
-    customer: Customer, pair: Pair, side: str, fiat_account_id, wallet_id
+    customer: Customer,
+    pair: Pair,
+    side: str,
+    fiat_account_id,
+    wallet_id,
+    *,
+    with_daily_used: bool = False,
 ) -> Resources:
     """The customer's account and wallet for ``side``, checked source first, with the seed's
-    error codes; and the ledger accounts of both legs."""
+    error codes; and the ledger accounts of both legs. Both are read in one statement (with
+    ``with_daily_used``, also the day's total against the daily limit: ``daily_used``)."""
     spec = SIDES[side]
     assets = {pair.base_asset_id: pair.base_asset, pair.quote_asset_id: pair.quote_asset}
     source_code, destination_code = pricing.side_currencies(pair, side)
+    account, wallet, daily_used = _read_resources(
+        customer, fiat_account_id, wallet_id, with_daily_used=with_daily_used
+    )
     found: dict = {}
     for role, kind, code in (
         ("source", spec.source_kind, source_code),
         ("destination", spec.destination_kind, destination_code),
     ):
         if kind == FIAT:
-            found[role] = _resolve_fiat(customer, fiat_account_id, code, role)
+            found[role] = _check_fiat(customer, account, code, role)
         else:
-            found[role] = _resolve_wallet(customer, wallet_id, assets[code], role)
+            found[role] = _check_wallet(customer, wallet, assets[code], role)
     ledgers = {
         role: _ledger_of(found[role], code)
         for role, code in (("source", source_code), ("destination", destination_code))
     }
     return Resources(
-        account=found["source"] if spec.source_kind == FIAT else found["destination"],
-        wallet=found["source"] if spec.source_kind == WALLET else found["destination"],
+        account=account,
+        wallet=wallet,
         source_ledger=ledgers["source"],
         destination_ledger=ledgers["destination"],
+        daily_used=daily_used,
     )
+
+
+def _columns(model, alias: str) -> tuple[list[str], str]:
+    fields = [f.attname for f in model._meta.concrete_fields]
+    columns = ", ".join(f'{alias}."{f.column}"' for f in model._meta.concrete_fields)
+    return fields, columns
+
+
+def _instance(model, fields: list[str], values: tuple):
+    if values[fields.index(model._meta.pk.attname)] is None:
+        return None
+    return model.from_db("default", fields, values)
+
+
+def _read_resources(
+    customer: Customer, fiat_account_id, wallet_id, *, with_daily_used: bool
+) -> tuple[FiatAccount | None, Wallet | None, Decimal | None]:
+    """The customer's (non-treasury) fiat account and wallet with their ledger accounts, each
+    None when not theirs, in one statement; and, if asked, the day's total against the daily
+    limit (``daily_limits``' figure, in the same statement)."""
+    fiat_fields, fiat_columns = _columns(FiatAccount, "fiat")
+    wallet_fields, wallet_columns = _columns(Wallet, "wallet")
+    ledger_fields, fiat_ledger_columns = _columns(LedgerAccount, "fiat_ledger")
+    _, wallet_ledger_columns = _columns(LedgerAccount, "wallet_ledger")
+    _, wallet_hold_columns = _columns(LedgerAccount, "wallet_hold")
+    used_sql, used_params = "NULL", []
+    if with_daily_used:
+        used_sql, used_params = _daily_used_sql(customer)
+    sql = f"""
+        SELECT {fiat_columns}, {fiat_ledger_columns}, {wallet_columns}, {wallet_ledger_columns},
+               {wallet_hold_columns}, ({used_sql})
+        FROM (SELECT 1) AS one
+        LEFT JOIN accounts_fiataccount fiat
+          ON fiat.id = %s AND fiat.customer_id = %s AND NOT fiat.is_treasury
+        LEFT JOIN accounts_ledgeraccount fiat_ledger ON fiat_ledger.id = fiat.ledger_account_id
+        LEFT JOIN wallets_wallet wallet
+          ON wallet.id = %s AND wallet.customer_id = %s AND NOT wallet.is_treasury
+        LEFT JOIN accounts_ledgeraccount wallet_ledger
+          ON wallet_ledger.id = wallet.ledger_account_id
+        LEFT JOIN accounts_ledgeraccount wallet_hold ON wallet_hold.held_for_id = wallet_ledger.id
+    """  # noqa: S608 (column lists from the models, values as parameters)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*used_params, fiat_account_id, customer.pk, wallet_id, customer.pk])
+        row = cursor.fetchone()
+    ledger_width = len(ledger_fields)
+    widths = [len(fiat_fields), ledger_width, len(wallet_fields), ledger_width, ledger_width]
+    parts, at = [], 0
+    for width in widths:
+        parts.append(row[at : at + width])
+        at += width
+    account = _instance(FiatAccount, fiat_fields, parts[0])
+    if account is not None:
+        account.ledger_account = _instance(LedgerAccount, ledger_fields, parts[1])
+    wallet = _instance(Wallet, wallet_fields, parts[2])
+    if wallet is not None:
+        wallet.ledger_account = _instance(LedgerAccount, ledger_fields, parts[3])
+        # What sells hold of it (``held_balance``), None when nothing was ever held.
+        LedgerAccount.hold_account.related.set_cached_value(
+            wallet.ledger_account, _instance(LedgerAccount, ledger_fields, parts[4])
+        )
+    used = row[-1]
+    return account, wallet, (used or Decimal(0)) if with_daily_used else None
 
 
 def _ledger_of(resource, asset_code: str) -> LedgerAccount:
@@ -293,11 +386,15 @@ def _check_amount_range(customer: Customer, pair: Pair, side: str, amount: Decim
 
 
 def pair_get(code: str) -> Pair:
-    """An enabled pair, or ``422 CURRENCY_PAIR_NOT_ENABLED``."""
-    pair = (
-        Pair.objects.select_related("base_asset", "quote_asset")
-        .filter(code=code.upper(), enabled=True)
-        .first()
+    """An enabled pair (read through the shared cache), or ``422 CURRENCY_PAIR_NOT_ENABLED``."""
+    wanted = code.upper()
+    pair = caching.cached_pair(
+        wanted,
+        lambda: (
+            Pair.objects.select_related("base_asset", "quote_asset")
+            .filter(code=wanted, enabled=True)
+            .first()
+        ),
     )
     if pair is None:
         raise error(
@@ -314,7 +411,11 @@ def pair_get(code: str) -> Pair:
 
 def fee_terms(customer: Customer, pair: Pair, network: str) -> pricing.FeeTerms:
     """The fee schedule that applies to ``customer`` on ``pair`` for a wallet on ``network``."""
-    schedule = CustomerFeeSchedule.objects.filter(customer=customer, pair=pair).first()
+    schedule = caching.cached_fee_schedule(
+        customer.pk,
+        pair.pk,
+        lambda: CustomerFeeSchedule.objects.filter(customer=customer, pair=pair).first(),
+    )
     return pricing.FeeTerms(
         platform_fixed_fee=pair.platform_fixed_fee,
         platform_percentage_bps=pair.platform_percentage_bps,
@@ -468,18 +569,40 @@ def desk_day_start(now=None):
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def daily_limits(customer: Customer) -> DailyLimits:
-    """What the customer may still confirm today: orders confirmed since the desk's midnight
-    that are live or done count (cancelled, rejected and failed ones give their room back)."""
-    used = Order.objects.filter(
+def _counted_today(customer: Customer, excluding: uuid.UUID | None = None):
+    orders = Order.objects.filter(
         customer=customer, confirmed_at__gte=desk_day_start(), status__in=COUNTS_AGAINST_LIMIT
-    ).aggregate(total=Sum("eur_equivalent"))["total"] or Decimal(0)
-    maximum = customer.daily_limit_eur or settings.OTC_DAILY_LIMIT_EUR
-    return DailyLimits(daily_max=maximum, daily_used=used)
+    )
+    if excluding is not None:
+        orders = orders.exclude(pk=excluding)
+    return orders
 
 
-def _check_daily_limit(customer: Customer, eur_equivalent: Decimal) -> DailyLimits:
-    limits = daily_limits(customer)
+def _daily_used_sql(customer: Customer) -> tuple[str, list]:
+    """``daily_limits``' total as SQL, to be read in another statement."""
+    total = _counted_today(customer).values("customer").annotate(total=Sum("eur_equivalent"))
+    sql, params = total.values("total").query.sql_with_params()
+    return sql, list(params)
+
+
+def _limits(customer: Customer, used: Decimal) -> DailyLimits:
+    return DailyLimits(
+        daily_max=customer.daily_limit_eur or settings.OTC_DAILY_LIMIT_EUR, daily_used=used
+    )
+
+
+def daily_limits(customer: Customer, *, excluding: uuid.UUID | None = None) -> DailyLimits:
+    """What the customer may still confirm today: orders confirmed since the desk's midnight
+    that are live or done count (cancelled, rejected and failed ones give their room back).
+    ``excluding``: an order not to count (the one being confirmed)."""
+    used = _counted_today(customer, excluding).aggregate(total=Sum("eur_equivalent"))["total"]
+    return _limits(customer, used or Decimal(0))
+
+
+def _check_daily_limit(
+    customer: Customer, eur_equivalent: Decimal, *, excluding: uuid.UUID | None = None
+) -> DailyLimits:
+    limits = daily_limits(customer, excluding=excluding)
     if eur_equivalent > limits.daily_remaining:
         raise error(
             "DAILY_LIMIT_EXCEEDED",
@@ -514,11 +637,14 @@ def quote_create(
     kind: str = Kind.OTC,
 ) -> Order:
     """Price an indicative quote and store it as an order in ``quoted``. ``amount`` is the
-    source amount, or the destination amount when ``fixed_side`` is ``destination``. A market
+    source amount, or the destination amount when ``fixed_side`` is ``destination``. The
+    order's ``daily_limits`` are the customer's limits as the quote shows them. A market
     exchange (``kind=market``, ``otc.exchanges``) is quoted the same way."""
     _check_kyc(customer)
     pair = pair_get(pair_code)
-    resources = _resolve_resources(customer, pair, side, fiat_account_id, wallet_id)
+    resources = _resolve_resources(
+        customer, pair, side, fiat_account_id, wallet_id, with_daily_used=True
+    )
     quoted = _quote_price(
         customer=customer,
         pair=pair,
@@ -554,6 +680,9 @@ def quote_create(
         order.save(force_insert=True)
         _store_fees(order, fees, replace=False)
         _record(order, "", actor)
+    # Read with the resources; a quote counts against nothing, so this is also the figure
+    # after it.
+    order.daily_limits = _limits(customer, resources.daily_used)
     return order
 
 
@@ -637,20 +766,82 @@ def order_cancel(*, order_id: uuid.UUID, customer: Customer, actor: Actor) -> Or
     return order
 
 
-def quotes_expire(*, now=None, actor: Actor | None = None, batch_size: int = 500) -> int:
-    """Expire open quotes whose TTL has passed. Rows another worker holds are skipped (it is
-    expiring or confirming them); the next sweep sees them again. Returns how many expired."""
+def _transition_of(method) -> tuple[list[str], str]:
+    """(source states, target) of a django-fsm transition without conditions, read from its
+    declaration, so a set-based sweep follows the model's state machine, not a copy of it."""
+    transitions = method._django_fsm.transitions
+    targets = {t.target for t in transitions.values()}
+    if len(targets) != 1 or any(t.conditions for t in transitions.values()):
+        raise ValueError(f"{method.__name__} is not a plain transition to one state.")
+    return sorted(transitions), targets.pop()
+
+
+# One statement takes a batch of stale open quotes (oldest first; rows another transaction
+# holds are skipped: it is confirming, cancelling or requoting them, and the next sweep sees
+# them again), locks them, and moves them to the transition's target, returning each whole
+# row and the status it left.
+_EXPIRE_SQL = """
+WITH stale AS (
+    SELECT id, status AS previous_status FROM otc_order
+    WHERE status = ANY(%(sources)s) AND ttl_expires_at <= %(now)s
+    ORDER BY ttl_expires_at
+    LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE otc_order SET status = %(target)s, updated_at = %(stamp)s
+FROM stale WHERE otc_order.id = stale.id
+RETURNING otc_order.*, stale.previous_status
+"""
+
+
+def quotes_expire(*, now=None, actor: Actor | None = None, batch_size: int = 5000) -> int:
+    """Expire open quotes whose TTL has passed, a batch at a time. Returns how many expired.
+
+    Set-based, not one ``save()`` per order, and still the state machine's transition: the
+    source states and the target come from ``Order.expire``'s declaration (which has no
+    conditions and no body), each row is locked and its status re-checked under the lock in
+    the same statement (what ``can_proceed`` under ``select_for_update`` does), every order
+    gets its timeline row and its outbox event in the same transaction, in one statement
+    each. ``expire`` changes nothing but the status, so no other field can be lost; a row
+    that changed meanwhile (confirmed, cancelled, requoted) no longer matches and is left."""
     now = now or timezone.now()
     actor = actor or Actor.system("quote-sweeper")
+    sources, target = _transition_of(Order.expire)
     with transaction.atomic():
-        stale = list(
-            Order.objects.select_for_update(skip_locked=True)
-            .filter(status__in=OPEN_QUOTE, ttl_expires_at__lte=now)
-            .order_by("ttl_expires_at")[:batch_size]
+        expired = list(
+            Order.objects.raw(
+                _EXPIRE_SQL,
+                {
+                    "sources": sources,
+                    "target": target,
+                    "now": now,
+                    "stamp": timezone.now(),
+                    "batch": batch_size,
+                },
+            )
         )
-        for order in stale:
-            _transition(order, order.expire, actor, reason="Quote TTL passed.")
-    return len(stale)
+        if not expired:
+            return 0
+        pairs = {pair.pk: pair for pair in Pair.objects.all()}
+        for order in expired:
+            order.pair = pairs[order.pair_id]
+        prefetch_related_objects(expired, fee_lines())
+        OrderTransition.objects.bulk_create(
+            OrderTransition(
+                order=order,
+                from_status=order.previous_status,
+                to_status=order.status,
+                actor_user=actor.user,
+                actor=actor.label,
+                channel=actor.channel,
+                reason="Quote TTL passed.",
+            )
+            for order in expired
+        )
+        events.orders_transitioned(
+            transitions=[(order, order.previous_status) for order in expired]
+        )
+    return len(expired)
 
 
 # --- confirm --------------------------------------------------------------------------------
@@ -752,22 +943,25 @@ def order_confirm(
     but is held (available -> held in the ledger), so no two sells can spend the same USDC.
     ``max_slippage_bps``: how much worse than quoted the customer accepts at approval."""
     _check_kyc(customer)
-    current = (
-        Order.objects.select_related("pair__base_asset", "pair__quote_asset", "wallet")
-        .filter(pk=order_id, customer=customer)
-        .first()
-    )
-    if current is None:
-        raise order_not_found()
-    pair = current.pair
-    if current.status in OPEN_QUOTE:
-        # Resources may have changed since the quote; custody is asked before any lock is
-        # taken (no provider I/O while a row is held).
-        _resolve_resources(customer, pair, current.side, current.fiat_account_id, current.wallet_id)
-        if not SIDES[current.side].collects_at_confirm:
-            _check_wallet_covers(current.wallet, current.source_currency, current.source_amount)
-    with transaction.atomic():
-        order = _lock(order_id, customer)
+    checked = False
+    requested = SIDES.get(side)
+    if requested is not None and not requested.collects_at_confirm:
+        # A wallet source: custody is asked for the live balance before any lock is taken
+        # (no provider I/O while a row is held), so the order is read once unlocked first.
+        current = _orders_with_resources().filter(pk=order_id, customer=customer).first()
+        if current is None:
+            raise order_not_found()
+        _with_pair(current, customer)
+        if current.status in OPEN_QUOTE:
+            _check_order_resources(current)
+            if not SIDES[current.side].collects_at_confirm:
+                _check_wallet_covers(current.wallet, current.source_currency, current.source_amount)
+        checked = True
+    with _atomic():
+        order = _lock_with_resources(order_id, customer)
+        if order.status in OPEN_QUOTE and not checked:
+            # Resources may have changed since the quote (read with the order: no query).
+            _check_order_resources(order)
         if side != order.side:
             raise error(
                 "SIDE_MISMATCH",
@@ -788,36 +982,127 @@ def order_confirm(
                 f"An order in status {order.status} cannot be confirmed.",
                 status=order.status,
             )
-        # The customer's row serialises their confirms, so two at once cannot together pass
-        # the daily limit. FOR NO KEY UPDATE: rows that merely reference the customer (the
-        # idempotency record, the timeline) take KEY SHARE locks, which this does not wait on.
-        Customer.objects.select_for_update(no_key=True).filter(pk=customer.pk).first()
-        _check_daily_limit(customer, order.eur_equivalent)
         if max_slippage_bps is not None:
             order.max_slippage_bps = max_slippage_bps
-        order.approval_deadline_at = timezone.now() + timedelta(
-            minutes=settings.OTC_APPROVAL_SLA_MINUTES
-        )
-        if spec.collects_at_confirm:
-            try:
-                post_entry(
-                    legs=_collect_legs(order, clearing_account(order.source_currency)),
-                    kind=JournalEntry.Kind.ORDER_DEBIT,
-                    reference_id=order.pk,
-                    description=f"Order {order.pk}: {order.source_currency} debited "
-                    "from the customer (fees to fee income)",
-                )
-            except InsufficientFunds:
-                raise _source_insufficient(order) from None
-        else:
-            _hold_source(order)
-        order.confirmed_at = timezone.now()
+        now = timezone.now()
+        order.approval_deadline_at = now + timedelta(minutes=settings.OTC_APPROVAL_SLA_MINUTES)
+        order.confirmed_at = now
+        # The debit's entry id is known before it is posted, so the order's representation
+        # (the outbox event) names it without reading it back.
+        debit_id = uuid.uuid4() if spec.collects_at_confirm else None
+        order.source_transaction_id = debit_id
+        order.destination_transaction_id = None
+        if not spec.collects_at_confirm:
+            # What the hold below reserves, saved with the transition (a refused hold rolls
+            # the whole confirm back).
+            order.source_held = order.source_amount
+        # The shared rows are locked last, so each is held for as few statements as possible:
+        # the order moves first (its own row), then the customer's row and the ledger rows.
         _transition(order, transition, actor)
+        # The customer's row serialises their confirms, so two at once cannot together pass
+        # the daily limit: the day's total is read after the lock (a fresh snapshot), without
+        # this order, whose row already says confirmed. FOR NO KEY UPDATE: rows that merely
+        # reference the customer (the idempotency record, the timeline) take KEY SHARE locks,
+        # which this does not wait on.
+        Customer.objects.select_for_update(no_key=True).filter(pk=customer.pk).first()
+        _check_daily_limit(customer, order.eur_equivalent, excluding=order.pk)
         if spec.collects_at_confirm:
+            _post_debit(order, debit_id)
             from .tasks import settle_order_debit
 
             settle_order_debit.delay_on_commit(str(order.pk))
+        else:
+            _hold_source(order)
     return order
+
+
+def _post_debit(order: Order, entry_id: uuid.UUID) -> None:
+    """A buy's source (and fees) from the customer into their own clearing account. That
+    account is posted to by its derived id; the customer's first confirm creates it."""
+    currency = order.source_currency
+
+    def post(clearing: LedgerAccount) -> None:
+        post_entry(
+            legs=_collect_legs(order, clearing),
+            kind=JournalEntry.Kind.ORDER_DEBIT,
+            reference_id=order.pk,
+            entry_id=entry_id,
+            description=f"Order {order.pk}: {currency} debited from the customer "
+            "(fees to fee income)",
+        )
+
+    try:
+        try:
+            post(clearing_account(currency, owner=order.customer_id, create=False))
+        except LedgerAccount.DoesNotExist:
+            post(clearing_account(currency, owner=order.customer_id))
+    except InsufficientFunds:
+        raise _source_insufficient(order) from None
+
+
+_REFUSAL_ROLLS_BACK_ALL = contextvars.ContextVar("otc_refusal_rolls_back_all", default=False)
+
+
+@contextmanager
+def refusals_roll_back_the_transaction():
+    """Inside this block the caller rolls its whole transaction back when a service refuses
+    (the idempotency store does, then records the refusal), so the service needs no savepoint
+    of its own to undo what it wrote before refusing."""
+    token = _REFUSAL_ROLLS_BACK_ALL.set(True)
+    try:
+        yield
+    finally:
+        _REFUSAL_ROLLS_BACK_ALL.reset(token)
+
+
+def _atomic() -> transaction.Atomic:
+    """A service's transaction: its own, or a savepoint in the caller's unless the caller rolls
+    everything back on a refusal anyway."""
+    return transaction.atomic(savepoint=not _REFUSAL_ROLLS_BACK_ALL.get())
+
+
+def _orders_with_resources():
+    """Orders read with what confirming one checks and books: its account, wallet and source
+    ledger account (the customer is the caller's, the pair comes from the shared cache: fewer
+    joins, as the planner's time grows fast with them)."""
+    return Order.objects.select_related(
+        "wallet", "fiat_account", "source_ledger_account__hold_account"
+    )
+
+
+def _with_pair(order: Order, customer: Customer) -> Order:
+    order.customer = customer
+    order.pair = caching.cached_pair_by_id(
+        order.pair_id,
+        lambda: Pair.objects.select_related("base_asset", "quote_asset").get(pk=order.pair_id),
+    )
+    return order
+
+
+def _lock_with_resources(order_id: uuid.UUID, customer: Customer) -> Order:
+    # The fee lines (for the outbox event) are read after the lock, so they are current.
+    orders = _orders_with_resources().select_for_update(of=("self",)).prefetch_related(fee_lines())
+    try:
+        return _with_pair(orders.get(pk=order_id, customer=customer), customer)
+    except Order.DoesNotExist:
+        raise order_not_found() from None
+
+
+def order_clearing_account(order: Order) -> LedgerAccount:
+    """The clearing account a buy's source went to at confirm: the customer's own, or the
+    desk-wide one for an order confirmed before customers had their own."""
+    posting = (
+        Posting.objects.filter(
+            entry__reference_id=order.pk,
+            entry__kind=JournalEntry.Kind.ORDER_DEBIT,
+            ledger_account__kind=LedgerAccount.Kind.CLEARING,
+        )
+        .select_related("ledger_account")
+        .first()
+    )
+    if posting is not None:
+        return posting.ledger_account
+    return clearing_account(order.source_currency)
 
 
 def order_debit_settle(*, order_id: uuid.UUID) -> Order | None:

@@ -34,7 +34,7 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from accounts.errors import InsufficientFunds, ProviderUnavailable
-from accounts.ledger import clearing_account, hold_account, post_entry, transfer_legs
+from accounts.ledger import hold_account, post_entry, transfer_legs
 from accounts.models import FiatAccount, JournalEntry, LedgerAccount
 from accounts.providers import ProviderRejected, fiat_rail
 from accounts.selectors import treasury_fiat_account
@@ -189,7 +189,7 @@ def _ledger_entry(order: Order, transfer: ProviderTransfer) -> JournalEntry:
     step, asset = transfer.step, transfer.asset
     if step == Step.DEBIT:
         legs = transfer_legs(
-            clearing_account(asset),
+            services.order_clearing_account(order),
             _ledger_of(transfer.destination, asset),
             order.source_amount - order.fee_total,
         )
@@ -426,7 +426,7 @@ def _give_back_uncollected(order: Order, why: str) -> None:
     if services.SIDES[order.side].collects_at_confirm and _ledger_collected_at_confirm(order):
         services._refund_collected(
             order,
-            held_in=clearing_account(order.source_currency),
+            held_in=services.order_clearing_account(order),
             description=f"Order {order.pk}: source refunded from clearing (the bank never "
             "moved it)",
         )

@@ -369,7 +369,7 @@ class QuoteCreateApi(APIView):
             fixed_side=data["fixed_side"],
             actor=_actor(request),
         )
-        return _data(s.quote_representation(order, services.daily_limits(request.user.customer)))
+        return _data(s.quote_representation(order, order.daily_limits))
 
 
 CONFIRM_ERRORS = (

@@ -180,6 +180,83 @@ def _current_txid() -> int:
         return cursor.fetchone()[0]
 
 
+# Events and their deliveries in one statement (PostgreSQL): the writing transaction's id is
+# taken inside the INSERT, and the endpoints subscribed to each type are read in the same
+# statement (the snapshot the caller's transaction would read them with), so a transition
+# pays one round trip for its outbox entry however many endpoints there are, and a batch of
+# transitions (the quote sweep) one for all of theirs.
+_EMIT_SQL = """
+WITH event AS (
+    INSERT INTO webhooks_event (id, customer_id, type, order_id, data, created_at, txid)
+    SELECT id, customer_id, type, order_id, data, %(now)s, pg_current_xact_id()::text::bigint
+    FROM unnest(%(ids)s::uuid[], %(customers)s::uuid[], %(types)s::varchar[],
+                %(orders)s::uuid[], %(data)s::text[]::jsonb[])
+        AS e(id, customer_id, type, order_id, data)
+    RETURNING id, customer_id, type
+)
+INSERT INTO webhooks_delivery (id, event_id, endpoint_id, status, attempt_count,
+    next_attempt_at, last_error, created_at, updated_at)
+SELECT gen_random_uuid(), event.id, endpoint.id, %(pending)s, 0, %(now)s, '', %(now)s, %(now)s
+FROM event JOIN webhooks_webhookendpoint endpoint
+  ON endpoint.customer_id = event.customer_id AND endpoint.enabled
+ AND (endpoint.events @> jsonb_build_array(%(wildcard)s::text)
+      OR endpoint.events @> jsonb_build_array(event.type::text))
+RETURNING id
+"""
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    customer_id: uuid.UUID
+    type: str
+    data: dict
+    order_id: uuid.UUID | None = None
+
+
+def events_emit(events: list[NewEvent]) -> list[Event]:
+    """Write ``events`` and their deliveries (to every enabled endpoint of each event's customer
+    that wants its type) in the current transaction, in one statement on PostgreSQL; send
+    after commit. The returned events carry no ``txid`` (the database filled it in)."""
+    if not events:
+        return []
+    if connection.vendor != "postgresql":
+        return [
+            event_emit(
+                customer=Customer(pk=e.customer_id), type=e.type, data=e.data, order_id=e.order_id
+            )
+            for e in events
+        ]
+    now = timezone.now()
+    written = [
+        Event(
+            customer_id=e.customer_id, type=e.type, data=e.data, order_id=e.order_id, created_at=now
+        )
+        for e in events
+    ]
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(
+            _EMIT_SQL,
+            {
+                "ids": [e.id for e in written],
+                "customers": [e.customer_id for e in written],
+                "types": [e.type for e in written],
+                "orders": [e.order_id for e in written],
+                "data": [json.dumps(e.data) for e in written],
+                "now": now,
+                "pending": Delivery.Status.PENDING,
+                "wildcard": WILDCARD,
+            },
+        )
+        delivery_ids = [str(row[0]) for row in cursor.fetchall()]
+        if delivery_ids:
+            # robust: a broker hiccup after commit must not turn a committed transition into
+            # an error; the resume sweep sends what was not enqueued.
+            transaction.on_commit(partial(_enqueue, delivery_ids), robust=True)
+    for event in written:
+        event._state.adding = False
+    return written
+
+
 def event_emit(
     *,
     customer: Customer,
@@ -189,8 +266,14 @@ def event_emit(
     endpoints: list[WebhookEndpoint] | None = None,
 ) -> Event:
     """Write an event and its deliveries in the current transaction; send after commit.
-    ``endpoints`` restricts the fan-out (the test event goes to one endpoint only)."""
-    with transaction.atomic():
+    ``endpoints`` restricts the fan-out (the test event goes to one endpoint only).
+
+    No savepoint: a failure here fails the caller's transaction as a whole (an event exists
+    exactly when its transition committed), so there is nothing to roll back to."""
+    with transaction.atomic(savepoint=False):
+        if endpoints is None and connection.vendor == "postgresql":
+            new = NewEvent(customer_id=customer.pk, type=type, data=data, order_id=order_id)
+            return events_emit([new])[0]
         event = Event.objects.create(
             customer=customer, type=type, data=data, order_id=order_id, txid=_current_txid()
         )
@@ -210,7 +293,7 @@ def event_emit(
     return event
 
 
-def order_event_emit(*, order, previous_status: str) -> Event:
+def _order_event(order, previous_status: str) -> NewEvent:
     """``otc_order.<status>`` with the order as the API shows it; a market exchange's
     ``exchange.<status>`` with the exchange as ``/exchanges`` shows it (snake_case)."""
     from otc.models import Kind
@@ -222,9 +305,21 @@ def order_event_emit(*, order, previous_status: str) -> Event:
     else:
         data = order_representation(order) | {"previousStatus": previous_status or None}
         kind = "otc_order"
-    return event_emit(
-        customer=order.customer, type=f"{kind}.{order.status}", data=data, order_id=order.pk
+    return NewEvent(
+        customer_id=order.customer_id,
+        type=f"{kind}.{order.status}",
+        data=data,
+        order_id=order.pk,
     )
+
+
+def order_event_emit(*, order, previous_status: str) -> Event:
+    return events_emit([_order_event(order, previous_status)])[0]
+
+
+def order_events_emit(*, transitions: list[tuple]) -> list[Event]:
+    """One event per ``(order, previous_status)``, all in one statement."""
+    return events_emit([_order_event(order, previous) for order, previous in transitions])
 
 
 def events_purge(*, now: datetime | None = None) -> int:

@@ -148,6 +148,37 @@ class TestPostEntry:
         assert ledger(acme.eur_secondary).balance == Decimal("50000.00")
         assert ledger(acme.eur_master).balance == Decimal("250000.00")
 
+    def test_a_leg_on_a_missing_account_is_refused_and_nothing_is_posted(self, acme):
+        entries = JournalEntry.objects.count()
+        missing = LedgerAccount(id=uuid.uuid4(), code="nowhere", currency=money.EUR)
+        with pytest.raises(LedgerAccount.DoesNotExist):
+            post_entry(
+                legs=transfer_legs(ledger(acme.eur_master), missing, Decimal("1.00")),
+                kind=Kind.DEPOSIT,
+                description="to an account that does not exist",
+            )
+        # Refused before anything was written, without a database error: the transaction is
+        # still usable.
+        assert JournalEntry.objects.count() == entries
+        assert ledger(acme.eur_master).balance == Decimal("250000.00")
+
+    def test_an_account_named_in_two_legs_moves_by_their_sum(self, acme):
+        master, secondary = ledger(acme.eur_master), ledger(acme.eur_secondary)
+        entry = post_entry(
+            legs=[
+                (master, Decimal("-10.00")),
+                (secondary, Decimal("4.00")),
+                (secondary, Decimal("6.00")),
+            ],
+            kind=Kind.DEPOSIT,
+            description="split credit",
+        )
+        assert Posting.objects.filter(entry=entry).count() == 3
+        assert ledger(acme.eur_master).balance == Decimal("249990.00")
+        assert ledger(acme.eur_secondary).balance == Decimal("50010.00")
+        # The objects passed in carry the balances the entry left.
+        assert (master.balance, secondary.balance) == (Decimal("249990.00"), Decimal("50010.00"))
+
     def test_an_account_can_be_emptied_to_exactly_zero(self, acme):
         post_entry(
             legs=transfer_legs(
@@ -165,6 +196,15 @@ class TestPostEntry:
         assert ledger(acme.eur_secondary).balance == Decimal("50010.00")
         assert LedgerAccount.objects.get(pk=outside.pk).balance < 0
         assert_ledger_invariants()
+
+    def test_each_customer_has_their_own_clearing_account_with_a_derived_id(self, acme, globex):
+        mine = clearing_account(money.EUR, owner=acme.customer.pk)
+        theirs = clearing_account(money.EUR, owner=globex.customer.pk)
+        assert mine.pk != theirs.pk and mine.pk != clearing_account(money.EUR).pk
+        assert mine.kind == LedgerAccount.Kind.CLEARING and not mine.allow_negative
+        # Known without a query, and the same row once it exists.
+        assert clearing_account(money.EUR, owner=acme.customer.pk, create=False).pk == mine.pk
+        assert clearing_account(money.EUR, owner=acme.customer.pk).pk == mine.pk
 
     def test_clearing_may_not_go_negative(self, acme):
         with pytest.raises(InsufficientFunds):
@@ -374,7 +414,7 @@ class TestOrderMoneyTrail:
             )
         order.refresh_from_db()
         assert order.status == Status.COMPLETED
-        clearing = clearing_account(money.EUR).pk
+        clearing = clearing_account(money.EUR, owner=acme.customer.pk).pk
         eur, usdc = Decimal("1000.00"), order.final_destination_amount
         assert usdc == Decimal("1074.600000")  # 1000 x 1.08 less 50 bps, rounded down
         assert trail(order) == [
@@ -419,7 +459,7 @@ class TestOrderMoneyTrail:
         services.order_reject(
             order_id=order.pk, actor=services.Actor.for_user(operator, "ops"), reason="KYC."
         )
-        eur, clearing = Decimal("1000.00"), clearing_account(money.EUR).pk
+        eur, clearing = Decimal("1000.00"), clearing_account(money.EUR, owner=acme.customer.pk).pk
         master, treasury = acme.eur_master.ledger_account_id, desk["eur"].ledger_account_id
         assert trail(order) == [
             (Kind.ORDER_DEBIT, {master: -eur, clearing: eur}),
@@ -434,7 +474,7 @@ class TestOrderMoneyTrail:
         settings.OTC_SIMULATE_FIAT_OUTAGE = True
         order = confirmed(acme, Side.BUY, "1000.00", django_capture_on_commit_callbacks)
         assert order.status == Status.FAILED
-        eur, clearing = Decimal("1000.00"), clearing_account(money.EUR).pk
+        eur, clearing = Decimal("1000.00"), clearing_account(money.EUR, owner=acme.customer.pk).pk
         master = acme.eur_master.ledger_account_id
         assert trail(order) == [
             (Kind.ORDER_DEBIT, {master: -eur, clearing: eur}),
@@ -454,7 +494,7 @@ class TestOrderMoneyTrail:
             )
         order.refresh_from_db()
         assert order.status == Status.FAILED
-        eur, clearing = Decimal("1000.00"), clearing_account(money.EUR).pk
+        eur, clearing = Decimal("1000.00"), clearing_account(money.EUR, owner=acme.customer.pk).pk
         master, treasury = acme.eur_master.ledger_account_id, desk["eur"].ledger_account_id
         assert trail(order) == [
             (Kind.ORDER_DEBIT, {master: -eur, clearing: eur}),

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts import money
 from otc import pricing
+from otc.caching import pricing_cache_forget
 from otc.models import CustomerFeeSchedule, Order, OrderTransition, Pair, Side, Status
 
 from .test_api_support import (
@@ -442,6 +443,7 @@ def test_amount_limits_per_customer_and_from_the_pair(acme, globex):
     # Globex still has the desk's default.
     assert quote(globex, buy_body(globex, "499.99")).status_code == 200
     Pair.objects.filter(code="EUR/USDC").update(buy_max=Decimal("200.00"))
+    pricing_cache_forget()  # update() sends no signal
     err = assert_error(quote(globex, buy_body(globex, "200.01")), 422, "AMOUNT_OUT_OF_RANGE")
     assert err["details"]["max"] == "200.00"
 

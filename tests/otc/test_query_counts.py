@@ -80,6 +80,20 @@ def test_the_order_list_costs_the_same_for_5_and_60_orders(
     assert queries(api, "/api/v1/otc-exchanges?status=quoted&side=buy&page=2&limit=10") == few
 
 
+def test_a_late_page_costs_what_the_first_costs_and_holds_the_right_orders(acme, api):
+    add_orders(acme, 23)
+    everything = api.get("/api/v1/otc-exchanges?limit=100").json()["data"]
+    assert len(everything) == 23
+    first = queries(api, "/api/v1/otc-exchanges?limit=5")
+    assert queries(api, "/api/v1/otc-exchanges?limit=5&page=5") == first
+    pages = [api.get(f"/api/v1/otc-exchanges?limit=5&page={page}").json() for page in range(1, 7)]
+    # Newest first, every order exactly once, the last page short, one past it empty.
+    assert [o["id"] for p in pages for o in p["data"]] == [o["id"] for o in everything]
+    assert [len(p["data"]) for p in pages] == [5, 5, 5, 5, 3, 0]
+    assert {p["meta"]["pagination"]["total"] for p in pages} == {23}
+    assert pages[4]["data"][0] == everything[20]
+
+
 def test_the_order_detail_costs_a_fixed_number_of_queries(acme, api, django_assert_num_queries):
     add_orders(acme, 1)
     order_id = api.get("/api/v1/otc-exchanges").json()["data"][0]["id"]

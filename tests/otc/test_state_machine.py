@@ -376,3 +376,34 @@ def test_a_refused_transition_leaves_no_entry_and_moves_no_money(
     assert not JournalEntry.objects.filter(reference_id=order.pk).exists()
     master = LedgerAccount.objects.get(pk=acme.eur_master.ledger_account_id)
     assert master.balance == Decimal("250000.00")
+
+
+def test_the_set_based_sweep_records_each_expiry_like_a_transition(acme, buy_quote):
+    from otc.webhooks.models import Event
+
+    stale, requoted_stale, fresh = buy_quote(acme), buy_quote(acme), buy_quote(acme)
+    services.order_requote(
+        order_id=requoted_stale.pk, customer=acme.customer, actor=customer_actor(acme)
+    )
+    past = timezone.now() - timedelta(seconds=1)
+    Order.objects.filter(pk__in=[stale.pk, requoted_stale.pk]).update(ttl_expires_at=past)
+    before = Order.objects.get(pk=stale.pk).updated_at
+
+    assert services.quotes_expire(batch_size=1) == 1  # batches, oldest first
+    assert services.quotes_expire() == 1
+    assert services.quotes_expire() == 0
+
+    assert Order.objects.get(pk=fresh.pk).status == S.QUOTED
+    for order, previous in ((stale, S.QUOTED), (requoted_stale, S.REQUOTED)):
+        row = Order.objects.get(pk=order.pk)
+        assert row.status == S.EXPIRED and row.updated_at > before
+        step = OrderTransition.objects.filter(order=order).latest("created_at")
+        assert (step.from_status, step.to_status, step.actor) == (
+            previous,
+            S.EXPIRED,
+            "system:quote-sweeper",
+        )
+        event = Event.objects.get(order_id=order.pk, type="otc_order.expired")
+        assert event.data["status"] == "expired" and event.data["previousStatus"] == previous
+        assert event.data["fees"]["lines"], "the event carries the order as a GET shows it"
+        assert event.txid > 0

@@ -92,7 +92,7 @@ def test_a_confirmed_buy_books_its_fees_in_the_same_entry_as_the_debit(
     entry = postings(quoted["quoteId"], Kind.ORDER_DEBIT)
     assert entry == {
         acme.eur_master.ledger_account.code: D("-1000.00"),
-        "clearing:EUR": D("997.00"),
+        f"clearing:EUR:{acme.customer.pk}": D("997.00"),
         "fees:EUR": D("3.00"),
     }
     assert balance(services.fee_account("EUR")) == D("3.00")
@@ -107,10 +107,10 @@ def test_the_bank_settles_the_amount_net_of_fees_into_the_treasury(
     quoted = quote_and_confirm(acme, buy(acme), django_capture_on_commit_callbacks)
     assert Order.objects.get(pk=quoted["quoteId"]).status == Status.PENDING_APPROVAL
     assert postings(quoted["quoteId"], Kind.DEBIT_SETTLED) == {
-        "clearing:EUR": D("-997.00"),
+        f"clearing:EUR:{acme.customer.pk}": D("-997.00"),
         desk["eur"].ledger_account.code: D("997.00"),
     }
-    assert balance(clearing_account("EUR")) == 0
+    assert balance(clearing_account("EUR", owner=acme.customer.pk)) == 0
     assert balance(desk["eur"].ledger_account) == treasury + D("997.00")
 
 
@@ -139,7 +139,7 @@ def test_a_buy_failed_before_the_bank_settled_refunds_the_fees_from_clearing(
     services.order_fail(order_id=quoted["quoteId"], reason="The bank refused the debit.")
     assert postings(quoted["quoteId"], Kind.REFUND)["fees:EUR"] == D("-3.00")
     assert balance(acme.eur_master.ledger_account) == before
-    assert balance(clearing_account("EUR")) == 0
+    assert balance(clearing_account("EUR", owner=acme.customer.pk)) == 0
 
 
 def test_a_completed_buy_keeps_its_fees(

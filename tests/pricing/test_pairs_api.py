@@ -14,6 +14,7 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
+from otc.caching import pricing_cache_forget
 from otc.models import CustomerFeeSchedule, Order, Pair, Status
 from tests.otc.test_api_support import (
     ORDERS,
@@ -210,6 +211,7 @@ def test_an_unknown_pair_is_not_enabled(acme):
 
 def test_a_disabled_pair_is_not_enabled_and_not_listed(acme):
     Pair.objects.filter(code="EUR/USDC").update(enabled=False)
+    pricing_cache_forget()  # update() sends no signal
     err = assert_error(quote(acme, buy_body(acme)), 422, "CURRENCY_PAIR_NOT_ENABLED")
     assert err["details"]["validValues"] == []
     assert_error(quote(acme, fixed_destination_sell(acme)), 422, "CURRENCY_PAIR_NOT_ENABLED")
@@ -222,6 +224,7 @@ def test_a_pair_is_case_insensitive(acme):
 
 def test_fees_larger_than_the_amount_are_fees_exceed_amount(acme):
     Pair.objects.filter(code="EUR/USDC").update(platform_fixed_fee=Decimal("20000"))
+    pricing_cache_forget()  # update() sends no signal
     err = assert_error(quote(acme, buy_body(acme, "10000.00")), 409, "FEES_EXCEED_AMOUNT")
     assert err["details"]["amount"] == "10000.00"
     assert err["details"]["totalFees"] == "20000.00"
@@ -233,6 +236,7 @@ def test_fees_larger_than_the_amount_are_fees_exceed_amount(acme):
 
 def test_a_fixed_destination_too_small_for_the_fees_is_invalid_calculated_amount(acme):
     Pair.objects.filter(code="EUR/USDC").update(platform_fixed_fee=Decimal("20000"))
+    pricing_cache_forget()  # update() sends no signal
     err = assert_error(
         quote(acme, fixed_destination_buy(acme, "1.000000")), 400, "INVALID_CALCULATED_AMOUNT"
     )
@@ -353,6 +357,7 @@ def test_the_pairs_settings_are_the_ones_a_quote_uses(acme, settings):
     that covers the whole week carries the published penalty."""
     settings.OTC_OFF_HOURS_WINDOWS = "mon 00:00-mon 00:00"  # end <= start: the whole week
     Pair.objects.filter(code="EUR/USDC").update(off_hours_penalty_bps=20)
+    pricing_cache_forget()  # update() sends no signal
     listed = ok(acme.client().get(PAIRS))[0]["offHours"]
     assert listed["windows"] == ["mon 00:00-mon 00:00"]
     data = ok(quote(acme, buy_body(acme, "100.00")))

@@ -8,12 +8,24 @@ desk's clearing and fee accounts exist), buy / sell:
   insert), confirm 32 / 25 (the fee lines read for the body; the pair's assets and the legs'
   ledger accounts now come with the order, which saved 2);
 - price protection (daily limits): quote +1 (the day's total), confirm +2 (the customer row
-  and the day's total): quote 16 / 17, confirm 34 / 27.
+  and the day's total): quote 16 / 17, confirm 34 / 27;
 - sells hold their USDC (issue 13): sell confirm +7, exactly what one ledger entry costs
   through ``post_entry``: its savepoint and release, the lock of the wallet account and its
   hold account (one SELECT), the entry, its two postings (one bulk insert) and the two
   balance updates. The hold account comes with the order's row (a join); the sell quote's
   held balance with the wallet's (a join): quote unchanged, confirm 28 -> 35.
+- issue 12 (performance): quote 8 / 9, confirm 13 / 15 (the sell's hold is one statement).
+  The quote reads its account, wallet and the day's total in one statement; the pair and the
+  fee schedule come from the shared cache; the outbox event with its deliveries is one
+  statement (no savepoint, no txid read, no endpoint read). The confirm claims its
+  idempotency key with one statement (no savepoints: a refusal rolls the whole transaction
+  back), reads the order with its account and wallet once under the lock, posts each ledger
+  entry (locks, balance checks, balances, entry and postings) in one statement, into the
+  customer's own clearing account (derived id: no lookup), and reads no money trail back.
+  What is left, buy confirm: the key, BEGIN, the claim, the order, its fee lines, the order's
+  UPDATE, the timeline row, the event, the customer row lock, the day's total (after the
+  lock), the ledger entry, the stored response, COMMIT. A sell asks custody first (the order
+  read unlocked, the balance) and posts its hold instead of the debit.
 """
 
 import uuid
@@ -27,11 +39,11 @@ pytestmark = pytest.mark.django_db
 
 QUOTE = "/api/v1/otc-exchanges/quote"
 ORDERS = "/api/v1/otc-exchanges"
-# Settlement steps (issue 11) add one statement to confirm: the debit's provider-transfer record.
-CEILINGS = {"buy": {"quote": 16, "confirm": 35}, "sell": {"quote": 17, "confirm": 35}}
-# A buy with fees books a third leg at confirm: the fee-income account's lookup and its balance
-# update. The lines themselves are one insert and one read however many there are.
-WITH_FEES = {"buy": {"quote": 16, "confirm": 37}, "sell": {"quote": 17, "confirm": 35}}
+CEILINGS = {"buy": {"quote": 8, "confirm": 13}, "sell": {"quote": 9, "confirm": 15}}
+# A buy with fees books a third leg at confirm: the fee-income account's lookup (its balance
+# update is part of the entry's one statement). The lines themselves are one insert and one
+# read however many there are.
+WITH_FEES = {"buy": {"quote": 8, "confirm": 14}, "sell": {"quote": 9, "confirm": 15}}
 
 
 def body(world, side: str, fixed: str = "source") -> dict:
