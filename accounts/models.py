@@ -20,7 +20,16 @@ SCOPE_READ = "otc-exchanges:read"
 SCOPE_WRITE = "otc-exchanges:write"
 SCOPE_WEBHOOKS_READ = "webhooks:read"
 SCOPE_WEBHOOKS_WRITE = "webhooks:write"
-ALL_SCOPES = (SCOPE_READ, SCOPE_WRITE, SCOPE_WEBHOOKS_READ, SCOPE_WEBHOOKS_WRITE)
+SCOPE_EXCHANGES_READ = "exchanges:read"  # the market exchanges of seed 001 (``/exchanges``)
+SCOPE_EXCHANGES_WRITE = "exchanges:write"
+ALL_SCOPES = (
+    SCOPE_READ,
+    SCOPE_WRITE,
+    SCOPE_WEBHOOKS_READ,
+    SCOPE_WEBHOOKS_WRITE,
+    SCOPE_EXCHANGES_READ,
+    SCOPE_EXCHANGES_WRITE,
+)
 
 AMOUNT_FIELD = {"max_digits": 24, "decimal_places": 6}
 

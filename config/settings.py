@@ -317,7 +317,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "otc.models.Status", "SideEnum": "otc.models.Side"},
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "otc.models.Status",
+        # the order's statuses as the API's choice fields list them (value, value)
+        "StatusEnum": "otc.models.Status.values",
+        "SideEnum": "otc.models.Side",
+        "ExchangeStatusEnum": "otc.exchanges.EXCHANGE_STATUSES",
+    },
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     # Path ids as UUIDs and the links between operations (otc/api/schema.py).
@@ -376,6 +382,9 @@ OTC_REVIEW_TTL_SECONDS = env.int("OTC_REVIEW_TTL_SECONDS", default=120)
 OTC_APPROVAL_SLA_MINUTES = env.int("OTC_APPROVAL_SLA_MINUTES", default=240)
 OTC_DEFAULT_MAX_SLIPPAGE_BPS = 100
 OTC_DAILY_LIMIT_EUR = _decimal("OTC_DAILY_LIMIT_EUR", default=Decimal("5000000.00"))
+# Market exchanges (``/exchanges``) execute at once without an operator, up to this size (EUR
+# equivalent); larger trades go through the OTC flow.
+OTC_MARKET_MAX_EUR = _decimal("OTC_MARKET_MAX_EUR", default=Decimal("10000.00"))
 OTC_IDEMPOTENCY_RETENTION = timedelta(hours=env.int("OTC_IDEMPOTENCY_RETENTION_HOURS", default=24))
 OTC_SESSION_TOKEN_TTL = timedelta(minutes=env.int("OTC_SESSION_TOKEN_TTL_MINUTES", default=15))
 # Simulated providers: a switch (also settable at run time, see `simulate_outage`) makes

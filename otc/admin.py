@@ -19,11 +19,14 @@ from .models import (
     Channel,
     CustomerFeeSchedule,
     IdempotencyRecord,
+    Kind,
+    MarketExchange,
     Order,
     OrderApproval,
     OrderFee,
     OrderTransition,
     Pair,
+    ProviderTransfer,
     Status,
 )
 
@@ -39,10 +42,21 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class OrderTransitionInline(admin.TabularInline):
-    model = OrderTransition
+class ReadOnlyInline(admin.TabularInline):
+    """An order's records beside it: shown, never added, changed or deleted here."""
+
     extra = 0
     can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class OrderTransitionInline(ReadOnlyInline):
+    model = OrderTransition
     fields = readonly_fields = (
         "created_at",
         "from_status",
@@ -52,37 +66,15 @@ class OrderTransitionInline(admin.TabularInline):
         "reason",
     )
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class OrderApprovalInline(admin.TabularInline):
+class OrderApprovalInline(ReadOnlyInline):
     model = OrderApproval
-    extra = 0
-    can_delete = False
     fields = readonly_fields = ("created_at", "actor", "channel", "rate")
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class OrderFeeInline(admin.TabularInline):
+class OrderFeeInline(ReadOnlyInline):
     model = OrderFee
-    extra = 0
-    can_delete = False
     fields = readonly_fields = ("position", "type", "description", "amount", "bps")
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class RejectForm(forms.Form):
@@ -125,6 +117,10 @@ class OrderAdmin(FSMAdminMixin, ReadOnlyAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
+
+    def get_queryset(self, request):
+        # Market exchanges have their own page (``MarketExchangeAdmin``): no operator decides.
+        return super().get_queryset(request).filter(kind=Kind.OTC)
 
     # --- django-fsm's admin integration, executed by the services ---------------------------
 
@@ -361,3 +357,45 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     list_filter = ("action", "channel")
     search_fields = ("subject", "actor")
     fields = readonly_fields = ("created_at", "action", "subject", "details", "actor", "channel")
+
+
+class ProviderTransferInline(ReadOnlyInline):
+    model = ProviderTransfer
+    fields = readonly_fields = (
+        "step",
+        "provider",
+        "asset",
+        "amount",
+        "state",
+        "journal_entry",
+        "provider_reference",
+        "settled_at",
+    )
+
+
+@admin.register(MarketExchange)
+class MarketExchangeAdmin(ReadOnlyAdmin):
+    """Market exchanges (``/exchanges``): read-only. They execute at once when the customer
+    accepts, so there is nothing to decide; the page shows the price lines, the provider
+    steps that followed the ledger entries, and the timeline (a failure with its reason)."""
+
+    list_display = (
+        "id",
+        "customer",
+        "side",
+        "fixed_side",
+        "status",
+        "failure_code",
+        "source_amount",
+        "source_currency",
+        "destination_currency",
+        "created_at",
+    )
+    list_filter = ("status", "side", "fixed_side", "failure_code", "created_at")
+    search_fields = ("=id", "customer__name", "customer__slug")
+    list_select_related = ("customer",)
+    date_hierarchy = "created_at"
+    inlines = [OrderFeeInline, ProviderTransferInline, OrderTransitionInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]

@@ -118,10 +118,34 @@ class Status(models.TextChoices):
     REJECTED = "rejected", "Rejected"
     COMPLETED = "completed", "Completed"
     FAILED = "failed", "Failed"
+    EXECUTED = "executed", "Executed"  # a market exchange, done at once (``MarketExchange``)
 
 
 OPEN_QUOTE = [Status.QUOTED, Status.REQUOTED]
-TERMINAL = {Status.EXPIRED, Status.CANCELLED, Status.REJECTED, Status.COMPLETED, Status.FAILED}
+TERMINAL = {
+    Status.EXPIRED,
+    Status.CANCELLED,
+    Status.REJECTED,
+    Status.COMPLETED,
+    Status.FAILED,
+    Status.EXECUTED,
+}
+
+
+class Kind(models.TextChoices):
+    """An OTC order (seed 000: confirmed, then approved by an operator) or a market exchange
+    (seed 001: accepted and executed at once, see ``MarketExchange``)."""
+
+    OTC = "otc", "OTC order"
+    MARKET = "market", "Market exchange"
+
+
+def is_otc(order: "Order") -> bool:
+    return order.kind == Kind.OTC
+
+
+def is_market(order: "Order") -> bool:
+    return order.kind == Kind.MARKET
 
 
 class Channel(models.TextChoices):
@@ -138,6 +162,7 @@ class Channel(models.TextChoices):
 class Order(ConcurrentTransitionMixin, models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.OTC)
     side = models.CharField(max_length=4, choices=Side.choices)
     pair = models.ForeignKey(Pair, on_delete=models.PROTECT, related_name="orders")
     fixed_side = models.CharField(
@@ -209,6 +234,9 @@ class Order(ConcurrentTransitionMixin, models.Model):
     review_destination_amount = models.DecimalField(null=True, blank=True, **AMOUNT_FIELD)
     review_expires_at = models.DateTimeField(null=True, blank=True)
     failure_reason = models.TextField(blank=True)
+    failure_code = models.CharField(
+        max_length=32, blank=True, help_text="A market exchange's reason code when it failed."
+    )
     # What this order holds of its source (a sell's USDC, reserved at confirm, on the source's
     # hold account): consumed by the collect step, released when the order ends otherwise.
     # Zero once consumed or released, so the hold is used or given back exactly once.
@@ -257,11 +285,14 @@ class Order(ConcurrentTransitionMixin, models.Model):
         return self.side == Side.BUY
 
     # --- transitions: database-only bodies; guards and side effects live in the services ---
-    @transition(field=status, source=OPEN_QUOTE, target=Status.DEBIT_PENDING)
+    # The customer's OTC transitions; a market exchange has its own (``MarketExchange``).
+    @transition(field=status, source=OPEN_QUOTE, target=Status.DEBIT_PENDING, conditions=[is_otc])
     def confirm_buy(self) -> None:
         pass
 
-    @transition(field=status, source=OPEN_QUOTE, target=Status.PENDING_APPROVAL)
+    @transition(
+        field=status, source=OPEN_QUOTE, target=Status.PENDING_APPROVAL, conditions=[is_otc]
+    )
     def confirm_sell(self) -> None:
         pass
 
@@ -269,7 +300,12 @@ class Order(ConcurrentTransitionMixin, models.Model):
     def settle_debit(self) -> None:
         pass
 
-    @transition(field=status, source=[*OPEN_QUOTE, Status.PRICE_REVIEW], target=Status.CANCELLED)
+    @transition(
+        field=status,
+        source=[*OPEN_QUOTE, Status.PRICE_REVIEW],
+        target=Status.CANCELLED,
+        conditions=[is_otc],
+    )
     def cancel(self) -> None:
         pass
 
@@ -289,9 +325,14 @@ class Order(ConcurrentTransitionMixin, models.Model):
 
     @transition(field=status, source=OPEN_QUOTE, target=Status.EXPIRED)
     def expire(self) -> None:
-        pass
+        """Both kinds: the quote sweep expires OTC quotes and quoted market exchanges."""
 
-    @transition(field=status, source=[*OPEN_QUOTE, Status.EXPIRED], target=Status.REQUOTED)
+    @transition(
+        field=status,
+        source=[*OPEN_QUOTE, Status.EXPIRED],
+        target=Status.REQUOTED,
+        conditions=[is_otc],
+    )
     def requote(self) -> None:
         pass
 
@@ -323,6 +364,60 @@ class Order(ConcurrentTransitionMixin, models.Model):
 
     @transition(field=status, source=[Status.DEBIT_PENDING, Status.APPROVED], target=Status.FAILED)
     def fail(self) -> None:
+        pass
+
+
+class MarketExchangeManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(kind=Kind.MARKET)
+
+
+class MarketExchange(Order):
+    """A market exchange (seed 001's legacy ``/exchanges``): a small trade the customer
+    accepts and the desk executes at once at the live price, with no operator.
+
+    Why a proxy of ``Order`` rather than a model of its own: an exchange *is* an order of
+    another kind. It has the same two legs (source/destination currency, ledger account,
+    account and wallet), the same price (``pricing.price``: reference rate, markups, its
+    ``OrderFee`` lines), the same timeline (``OrderTransition``), the same money trail
+    (``ProviderTransfer`` steps, which reconciliation reads) and the same ``status`` field,
+    so quoting, the daily limits, the quote sweep, statements, the console's search and the
+    portal's list treat both alike with no second table to union. Rows carry
+    ``kind=market``; this proxy selects them and adds the exchange's own transitions (the
+    OTC ones are guarded by ``is_otc``). The seed's names map onto the order's fields:
+    ``action`` FIX_SOURCE/FIX_DESTINATION is ``fixed_side``, ``quote_expires_at`` is
+    ``ttl_expires_at``, ``accepted_at`` is ``confirmed_at``, ``executed_at`` is
+    ``completed_at``, ``maximum_slippage`` is ``max_slippage_bps``, ``fee`` is ``fee_total``,
+    and the statuses QUOTED, EXECUTED, EXPIRED, FAILED, CANCELLED are ``status`` upper-cased.
+
+    quoted --execute (live price within maximum_slippage)--> executed
+    quoted --fail_execution (price moved too far, treasury short)--> failed   (nothing moves)
+    quoted --cancel_exchange--> cancelled        quoted --TTL passed (sweep)--> expired
+    """
+
+    objects = MarketExchangeManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = "market exchange"
+
+    def __str__(self) -> str:
+        return f"exchange {self.source_amount} {self.source_currency} [{self.status}]"
+
+    @transition(
+        field="status", source=Status.QUOTED, target=Status.EXECUTED, conditions=[is_market]
+    )
+    def execute(self) -> None:
+        pass
+
+    @transition(field="status", source=Status.QUOTED, target=Status.FAILED, conditions=[is_market])
+    def fail_execution(self) -> None:
+        pass
+
+    @transition(
+        field="status", source=Status.QUOTED, target=Status.CANCELLED, conditions=[is_market]
+    )
+    def cancel_exchange(self) -> None:
         pass
 
 

@@ -192,3 +192,99 @@ def order_representation(order: Order, limits=None) -> dict:
     if limits is not None:
         body["limits"] = limits_representation(limits)
     return body
+
+
+# --- market exchanges (seed 001: snake_case, upper-case statuses) ---------------------------
+
+# The exchange's provider steps, by what they are to the customer.
+EXCHANGE_TRANSACTION_TYPES = {
+    "debit": "SOURCE",
+    "collect": "SOURCE",
+    "deliver": "DESTINATION",
+    "adjust": "MARKET_ADJUSTMENT",
+}
+
+
+def exchange_action(order: Order) -> str:
+    return "FIX_SOURCE" if order.fixed_side == FixedSide.SOURCE else "FIX_DESTINATION"
+
+
+def exchange_ends(order: Order) -> tuple[str, str]:
+    """(source_account_id, destination_account_id): the fiat account and the wallet, in the
+    exchange's direction."""
+    if order.side == Side.BUY:
+        return str(order.fiat_account_id), str(order.wallet_id)
+    return str(order.wallet_id), str(order.fiat_account_id)
+
+
+def exchange_transactions(order: Order) -> list[dict]:
+    """The ledger entries that moved the exchange's money, as the customer sees them: the
+    source leaving (with the slippage buffer for FIX_DESTINATION), the destination arriving,
+    the unused buffer credited back (``MARKET_ADJUSTMENT``). ``provider_status`` says whether
+    the bank or custodian has done its part yet (``pending`` for a moment after execution)."""
+    rows: list[dict] = []
+    if order.completed_at is None:
+        return rows  # nothing moves before execution (and no query for it: the quote sweep)
+    for transfer in sorted(order.provider_transfers.all(), key=lambda t: (t.created_at, t.pk)):
+        kind = EXCHANGE_TRANSACTION_TYPES.get(transfer.step)
+        if kind is None or transfer.journal_entry_id is None:
+            continue
+        leaving = kind == "SOURCE"
+        customer_end = (
+            transfer.source_account_id or transfer.source_wallet_id
+            if leaving
+            else transfer.destination_account_id or transfer.destination_wallet_id
+        )
+        amount = money.format_amount(transfer.amount, transfer.asset)
+        rows.append(
+            {
+                "id": str(transfer.journal_entry_id),
+                "type": kind,
+                "account_id": str(customer_end),
+                "amount": f"-{amount}" if leaving else amount,
+                "currency": transfer.asset,
+                "provider_status": transfer.state,
+                "created_at": iso_ms(transfer.created_at),
+            }
+        )
+    return rows
+
+
+def exchange_representation(order: Order) -> dict:
+    """``POST/GET /exchanges``: the seed's fields (``id … executed_at``), then extensions."""
+    source_id, destination_id = exchange_ends(order)
+    transactions = exchange_transactions(order)
+    first = {}
+    for row in transactions:
+        first.setdefault(row["type"], row["id"])
+    return {
+        "id": str(order.pk),
+        "source_account_id": source_id,
+        "destination_account_id": destination_id,
+        "action": exchange_action(order),
+        "source_amount": money.format_amount(order.source_amount, order.source_currency),
+        "source_currency": order.source_currency,
+        "destination_amount": money.format_amount(
+            order.destination_amount, order.destination_currency
+        ),
+        "destination_currency": order.destination_currency,
+        "rate": money.format_rate(order.rate),
+        "fee": money.format_amount(order.fee_total, order.source_currency),
+        "status": order.status.upper(),
+        "quote_expires_at": iso_ms(order.ttl_expires_at),
+        "created_at": iso_ms(order.created_at),
+        "accepted_at": iso_ms(order.confirmed_at),
+        "executed_at": iso_ms(order.completed_at),
+        "source_transaction_id": first.get("SOURCE"),
+        "destination_transaction_id": first.get("DESTINATION"),
+        # extensions
+        "pair": order.pair.code,
+        "reference_rate": money.format_rate(order.shown_reference_rate),
+        "fee_currency": order.source_currency,
+        "fees": _fees(order),
+        "maximum_slippage": order.max_slippage_bps,
+        "failure_code": order.failure_code or None,
+        "failure_reason": order.failure_reason or None,
+        "transactions": transactions,
+        "updated_at": iso_ms(order.updated_at),
+    }

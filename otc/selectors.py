@@ -10,7 +10,7 @@ from accounts import money
 from accounts.errors import error
 from accounts.models import Customer, JournalEntry
 
-from .models import CustomerFeeSchedule, Order, OrderFee, Pair, ProviderTransfer, Side
+from .models import CustomerFeeSchedule, Kind, Order, OrderFee, Pair, ProviderTransfer, Side
 
 
 def fee_lines() -> Prefetch:
@@ -44,9 +44,15 @@ def money_trail() -> dict:
 
 
 def _customer_orders_filtered(
-    customer: Customer, *, status: str | None = None, side: str | None = None
+    customer: Customer,
+    *,
+    status: str | None = None,
+    side: str | None = None,
+    kind: str | None = None,
 ) -> QuerySet[Order]:
     orders = Order.objects.filter(customer=customer)
+    if kind:
+        orders = orders.filter(kind=kind)
     if status:
         orders = orders.filter(status=status)
     if side:
@@ -63,20 +69,33 @@ NEWEST_FIRST = ("-created_at", "-id")
 
 
 def customer_orders(
-    customer: Customer, *, status: str | None = None, side: str | None = None
+    customer: Customer,
+    *,
+    status: str | None = None,
+    side: str | None = None,
+    kind: str | None = None,
 ) -> QuerySet[Order]:
-    orders = _customer_orders_filtered(customer, status=status, side=side)
+    """The customer's orders, OTC and market exchanges alike unless ``kind`` says which (the
+    seed-000 API lists only OTC orders; the portal shows both)."""
+    orders = _customer_orders_filtered(customer, status=status, side=side, kind=kind)
     return _with_representation(orders).order_by(*NEWEST_FIRST)
 
 
 def order_page(
-    *, customer: Customer, page: int, limit: int, status: str | None = None, side: str | None = None
+    *,
+    customer: Customer,
+    page: int,
+    limit: int,
+    status: str | None = None,
+    side: str | None = None,
+    kind: str | None = Kind.OTC,
 ) -> tuple[list[Order], int]:
-    """One page of the customer's orders, newest first, and the total: three queries (count,
-    page, fee lines) whatever the page size or the number of orders. The page's ids are picked
-    first (an index walk that skips ``(page - 1) * limit`` rows), and only those rows get the
-    money-trail subqueries, so a late page costs no more per row than the first."""
-    filtered = _customer_orders_filtered(customer, status=status, side=side)
+    """One page of the customer's orders (OTC ones unless ``kind`` says otherwise), newest
+    first, and the total: three queries (count, page, fee lines) whatever the page size or the
+    number of orders. The page's ids are picked first (an index walk that skips
+    ``(page - 1) * limit`` rows), and only those rows get the money-trail subqueries, so a late
+    page costs no more per row than the first."""
+    filtered = _customer_orders_filtered(customer, status=status, side=side, kind=kind)
     total = filtered.count()
     start = (page - 1) * limit
     if start >= total:
@@ -86,9 +105,12 @@ def order_page(
     return list(page_orders), total
 
 
-def order_get(*, customer: Customer, order_id: uuid.UUID) -> Order:
+def order_get(*, customer: Customer, order_id: uuid.UUID, kind: str | None = Kind.OTC) -> Order:
+    """One of the customer's orders (an OTC order unless ``kind`` is None: the portal shows
+    market exchanges on the same page)."""
+    orders = Order.objects.filter(kind=kind) if kind else Order.objects.all()
     order = (
-        Order.objects.select_related("pair", "customer", "fiat_account", "wallet")
+        orders.select_related("pair", "customer", "fiat_account", "wallet")
         .prefetch_related(fee_lines())
         .annotate(**money_trail())
         .filter(customer=customer, pk=order_id)

@@ -54,6 +54,7 @@ from .models import (
     Channel,
     CustomerFeeSchedule,
     FixedSide,
+    Kind,
     Order,
     OrderApproval,
     OrderFee,
@@ -558,6 +559,7 @@ COUNTS_AGAINST_LIMIT = [
     Status.PRICE_REVIEW,
     Status.APPROVED,
     Status.COMPLETED,
+    Status.EXECUTED,  # a market exchange counts like an OTC order
 ]
 
 
@@ -632,10 +634,12 @@ def quote_create(
     fixed_side: str = FixedSide.SOURCE,
     pair_code: str = DEFAULT_PAIR,
     actor: Actor,
+    kind: str = Kind.OTC,
 ) -> Order:
     """Price an indicative quote and store it as an order in ``quoted``. ``amount`` is the
     source amount, or the destination amount when ``fixed_side`` is ``destination``. The
-    order's ``daily_limits`` are the customer's limits as the quote shows them."""
+    order's ``daily_limits`` are the customer's limits as the quote shows them. A market
+    exchange (``kind=market``, ``otc.exchanges``) is quoted the same way."""
     _check_kyc(customer)
     pair = pair_get(pair_code)
     resources = _resolve_resources(
@@ -659,6 +663,7 @@ def quote_create(
         )
     order = Order(
         customer=customer,
+        kind=kind,
         side=side,
         pair=pair,
         fixed_side=fixed_side,
@@ -899,12 +904,20 @@ def source_hold_release(order: Order, *, why: str) -> bool:
     return True
 
 
-def _collect_legs(order: Order, into: LedgerAccount, source: LedgerAccount | None = None) -> list:
+def _collect_legs(
+    order: Order,
+    into: LedgerAccount,
+    source: LedgerAccount | None = None,
+    amount: Decimal | None = None,
+) -> list:
     """The source leg leaving the customer: the amount net of fees into ``into`` (clearing or
     treasury), the fees to fee income, in one entry. ``source``: where it leaves from (the
-    hold account of a held sell), the customer's source account by default."""
-    legs = [(source or order.source_ledger_account, -order.source_amount)]
-    legs.append((into, order.source_amount - order.fee_total))
+    hold account of a held sell), the customer's source account by default. ``amount``: what
+    leaves when it is not the order's source amount (a market exchange's source plus its
+    slippage buffer)."""
+    amount = order.source_amount if amount is None else amount
+    legs = [(source or order.source_ledger_account, -amount)]
+    legs.append((into, amount - order.fee_total))
     if order.fee_total:
         legs.append((fee_account(order.source_currency), order.fee_total))
     return legs

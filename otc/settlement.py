@@ -43,7 +43,7 @@ from wallets.selectors import treasury_wallet
 from wallets.services import wallet_holding_account
 
 from . import services
-from .models import Order, ProviderTransfer, Status
+from .models import Kind, Order, ProviderTransfer, Status
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +121,18 @@ def _plan(order: Order, step: str) -> ProviderTransfer:
     return _create(order, step, source, destination, asset, amount)
 
 
-def _create(order, step, source, destination, asset, amount) -> ProviderTransfer:
+def booked_step_create(
+    order: Order, step: str, *, source, destination, asset: str, amount, entry: JournalEntry
+) -> ProviderTransfer:
+    """A step whose ledger entry is already posted (a market exchange's books move at once,
+    under its row lock, in the caller's transaction): written ``pending`` with that entry; the
+    provider is called after commit (``kick``) and the row settles with the entry as is."""
+    return _create(order, step, source, destination, asset, amount, journal_entry=entry)
+
+
+def _create(
+    order, step, source, destination, asset, amount, *, journal_entry=None
+) -> ProviderTransfer:
     provider = (
         ProviderTransfer.Provider.BANK
         if isinstance(destination, FiatAccount)
@@ -138,6 +149,7 @@ def _create(order, step, source, destination, asset, amount) -> ProviderTransfer
         provider=provider,
         asset=asset,
         amount=amount,
+        journal_entry=journal_entry,
         **ends,
     )
     checkpoint("planned")
@@ -235,6 +247,8 @@ def _after_settled(order: Order, transfer: ProviderTransfer) -> None:
 def _precheck(order: Order, transfer: ProviderTransfer) -> None:
     """The ledger must hold what the step takes out, before the provider is asked: a step the
     books cannot record is never sent. Raises ``InsufficientFunds``."""
+    if transfer.journal_entry_id is not None:
+        return  # booked before the call (a market exchange): the books already hold it
     if transfer.step == Step.DEBIT:
         return  # the source waits in clearing
     if transfer.step == Step.COLLECT:
@@ -315,7 +329,7 @@ def _finish(transfer_id: uuid.UUID, provider_reference: str) -> None:
                 transfer.save(update_fields=["provider_reference", "last_error", "updated_at"])
                 logger.error("provider did voided step %s", transfer.reference)
                 return
-            entry = _ledger_entry(order, transfer)
+            entry = transfer.journal_entry or _ledger_entry(order, transfer)
             transfer.state = State.SETTLED
             transfer.provider_reference = provider_reference
             transfer.journal_entry = entry
@@ -370,6 +384,13 @@ def _next_transfer(order_id) -> ProviderTransfer | None:
     """Under the order's lock: the step the order needs now, written if new."""
     with transaction.atomic():
         order = _lock_order(order_id)
+        if order.kind == Kind.MARKET:
+            # Booked at accept: the provider steps follow in the order they were written.
+            return (
+                ProviderTransfer.objects.filter(order=order, state__in=OPEN)
+                .order_by("created_at")
+                .first()
+            )
         spec = services.SIDES[order.side]
         if order.status == Status.DEBIT_PENDING and spec.collects_at_confirm:
             transfer = _plan(order, Step.DEBIT)

@@ -27,6 +27,8 @@ class ProviderTransfer(models.Model):
         COLLECT = "collect", "Collect (customer wallet to treasury)"
         DELIVER = "deliver", "Deliver (treasury to customer)"
         REFUND = "refund", "Refund (treasury to customer)"
+        # A market exchange's unused slippage buffer, back to where the source came from.
+        ADJUST = "adjust", "Market adjustment (treasury to customer)"
 
     class State(models.TextChoices):
         PENDING = "pending", "Pending"

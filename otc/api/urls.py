@@ -1,7 +1,7 @@
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import views
+from . import exchanges, views
 from .receipts import OrderReceiptApi
 from .statements import StatementDownloadApi
 from .status import StatusApi
@@ -43,6 +43,18 @@ urlpatterns = [
         "otc-exchanges/<str:order_id>/receipt.pdf",
         OrderReceiptApi.as_view(),
         name="api-order-receipt",
+    ),
+    path("exchanges", exchanges.ExchangeListCreateApi.as_view(), name="api-exchanges"),
+    path("exchanges/<str:exchange_id>", exchanges.ExchangeDetailApi.as_view(), name="api-exchange"),
+    path(
+        "exchanges/<str:exchange_id>/accept",
+        exchanges.ExchangeAcceptApi.as_view(),
+        name="api-exchange-accept",
+    ),
+    path(
+        "exchanges/<str:exchange_id>/cancel",
+        exchanges.ExchangeCancelApi.as_view(),
+        name="api-exchange-cancel",
     ),
     path("statements", StatementDownloadApi.as_view(), name="api-statements"),
     path("status", StatusApi.as_view(), name="api-status"),

@@ -6,7 +6,7 @@ from django import forms
 from django.db.models import Q
 
 from accounts.models import Customer
-from otc.models import Order, Side, Status
+from otc.models import Kind, Order, Side, Status
 
 
 def _customers():
@@ -64,6 +64,9 @@ class OrderFilter(django_filters.FilterSet):
     """The order search: id or customer, status, side, customer and creation date range."""
 
     q = django_filters.CharFilter(method="filter_q", label="Order id or customer")
+    kind = django_filters.ChoiceFilter(
+        choices=Kind.choices, empty_label="OTC orders and market exchanges", label="Kind"
+    )
     status = django_filters.ChoiceFilter(choices=Status.choices, empty_label="Any status")
     side = django_filters.ChoiceFilter(choices=Side.choices, empty_label="Any side")
     customer = django_filters.ModelChoiceFilter(
@@ -78,7 +81,7 @@ class OrderFilter(django_filters.FilterSet):
 
     class Meta:
         model = Order
-        fields = ["q", "status", "side", "customer", "created_from", "created_to"]
+        fields = ["q", "kind", "status", "side", "customer", "created_from", "created_to"]
 
     def filter_q(self, queryset, name, value):
         value = value.strip()

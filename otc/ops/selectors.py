@@ -16,7 +16,7 @@ from accounts import money
 from accounts.errors import ProviderUnavailable
 from accounts.models import FiatAccount, JournalEntry, LedgerAccount, Posting
 from otc import pricing
-from otc.models import Order, OrderApproval, Pair, Side, Status
+from otc.models import Kind, Order, OrderApproval, Pair, Side, Status
 from otc.services import (
     DEFAULT_PAIR,
     order_eur_equivalent,
@@ -213,6 +213,10 @@ class TreasuryPosition:
     completed_today: list[SideTotals]
     since: datetime
     fee_income: list = field(default_factory=list)
+    # Market exchanges execute without an operator: what they did today, and the latest that
+    # failed with their reason (a treasury that could not deliver shows here).
+    executed_today: list[SideTotals] = field(default_factory=list)
+    failed_exchanges: list = field(default_factory=list)
 
     @property
     def usdc_balance(self) -> Decimal:
@@ -245,6 +249,9 @@ class TreasuryPosition:
         return self._needed(money.EUR)
 
 
+FAILED_EXCHANGES_SHOWN = 10
+
+
 def treasury_position() -> TreasuryPosition:
     """The desk's treasury balances, what the orders awaiting approval would draw on them,
     today's completed volume (since local midnight) and the fee income booked so far."""
@@ -264,6 +271,15 @@ def treasury_position() -> TreasuryPosition:
         since=since,
         fee_income=list(
             LedgerAccount.objects.filter(kind=LedgerAccount.Kind.FEES).order_by("currency")
+        ),
+        executed_today=_totals_by_side(
+            Order.objects.filter(kind=Kind.MARKET, status=Status.EXECUTED, completed_at__gte=since),
+            "final_destination_amount",
+        ),
+        failed_exchanges=list(
+            Order.objects.filter(kind=Kind.MARKET, status=Status.FAILED, updated_at__gte=since)
+            .select_related("customer")
+            .order_by("-updated_at")[:FAILED_EXCHANGES_SHOWN]
         ),
     )
 

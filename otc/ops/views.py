@@ -345,6 +345,9 @@ CSV_COLUMNS = [
     "approved_at",
     "completed_at",
     "rejection_reason",
+    "kind",
+    "failure_code",
+    "failure_reason",
 ]
 
 
@@ -380,6 +383,9 @@ def _csv_row(order) -> list[str]:
         order.approved_at.isoformat() if order.approved_at else "",
         order.completed_at.isoformat() if order.completed_at else "",
         _cell(order.rejection_reason),
+        order.kind,
+        order.failure_code,
+        _cell(order.failure_reason),
     ]
 
 

@@ -7,6 +7,8 @@ from accounts import money
 from accounts.errors import ProviderUnavailable
 from accounts.models import (
     ALL_SCOPES,
+    SCOPE_EXCHANGES_READ,
+    SCOPE_EXCHANGES_WRITE,
     SCOPE_READ,
     SCOPE_WEBHOOKS_READ,
     SCOPE_WEBHOOKS_WRITE,
@@ -285,6 +287,8 @@ SCOPE_LABELS = {
     SCOPE_WRITE: "Request quotes, confirm and cancel orders",
     SCOPE_WEBHOOKS_READ: "Read webhook endpoints and deliveries",
     SCOPE_WEBHOOKS_WRITE: "Manage webhook endpoints",
+    SCOPE_EXCHANGES_READ: "Read market exchanges (/exchanges)",
+    SCOPE_EXCHANGES_WRITE: "Create and accept market exchanges, executed at once",
 }
 
 

@@ -7,7 +7,7 @@ approvals are done by people during desk hours); change them here and every page
 
 from dataclasses import dataclass
 
-from otc.models import Side, Status
+from otc.models import Kind, Side, Status
 
 DESK_HOURS = "weekdays 08:00 to 20:00 Berlin time"
 
@@ -88,8 +88,32 @@ _TEXT: dict[str, StatusText | dict[str, StatusText]] = {
 }
 
 
-def status_text(status: str, side: str) -> StatusText:
-    text = _TEXT[status]
+# A market exchange (``/exchanges``) executes at once when accepted; no operator, no refund.
+_MARKET_TEXT: dict[str, StatusText | dict[str, StatusText]] = {
+    Status.QUOTED: StatusText(
+        "A market exchange quote: accept it (over the API) before it expires and it executes "
+        "at once at the live price."
+    ),
+    Status.EXPIRED: StatusText("The exchange quote expired before it was accepted. Nothing moved."),
+    Status.CANCELLED: StatusText(
+        "The exchange was cancelled before it was accepted. Nothing moved."
+    ),
+    Status.EXECUTED: {
+        Side.BUY: StatusText("Executed at once: the USDC is in your wallet."),
+        Side.SELL: StatusText("Executed at once: the EUR is in your account."),
+    },
+    Status.FAILED: StatusText(
+        "The exchange did not execute (the reason is below): the price moved beyond your "
+        "slippage or the desk could not deliver. Nothing moved."
+    ),
+}
+
+_TEXT[Status.EXECUTED] = _MARKET_TEXT[Status.EXECUTED]  # only market exchanges execute
+
+
+def status_text(status: str, side: str, kind: str = Kind.OTC) -> StatusText:
+    table = _MARKET_TEXT if kind == Kind.MARKET else _TEXT
+    text = table.get(status) or _TEXT[status]
     return text[side] if isinstance(text, dict) else text
 
 

@@ -79,7 +79,7 @@ def _actor(request) -> Actor:
 
 def _order_or_404(request, order_id: uuid.UUID) -> Order:
     try:
-        return selectors.order_get(customer=request.customer, order_id=order_id)
+        return selectors.order_get(customer=request.customer, order_id=order_id, kind=None)
     except DomainError:
         raise Http404("No such order.") from None
 
@@ -120,7 +120,8 @@ def figures(order: Order) -> OrderFigures:
 
 def _rows(orders) -> list[dict]:
     return [
-        {"order": o, "figures": figures(o), "status": status_text(o.status, o.side)} for o in orders
+        {"order": o, "figures": figures(o), "status": status_text(o.status, o.side, o.kind)}
+        for o in orders
     ]
 
 
@@ -227,7 +228,7 @@ def _exchange_page(request, form: QuoteForm, *, order: Order | None = None, stat
             # of this page sends the same key and is replayed, never confirmed twice.
             "idempotency_key": uuid.uuid4(),
             "shortfall": _shortfall(order),
-            "status": status_text(order.status, order.side),
+            "status": status_text(order.status, order.side, order.kind),
             "breakdown": presentation.price_breakdown(order),
         }
     response = render(request, "portal/exchange.html", context, status=status)
@@ -463,7 +464,7 @@ def _order_context(order: Order) -> dict:
     receipt = receipts.receipt_for(order) if order.status == Status.COMPLETED else None
     return {
         "order": order,
-        "status": status_text(order.status, order.side),
+        "status": status_text(order.status, order.side, order.kind),
         "figures": figures(order),
         "breakdown": presentation.price_breakdown(order),
         "timeline": presentation.timeline(list(order.transitions.all())),

@@ -31,7 +31,9 @@ URL_ERRORS = ("URL_NOT_ALLOWED",)
 DELIVERY_DOC = (
     "Register a URL to receive a POST for every order transition (`otc_order.<status>`), "
     'body `{"id", "type", "createdAt", "data": {<the order as GET otc-exchanges/{id} shows it>, '
-    '"previousStatus"}}`. Deliveries are signed per Standard Webhooks: headers `webhook-id` '
+    '"previousStatus"}}`; a market exchange\'s as `exchange.<status>` (`quoted`, `executed`, '
+    "`failed`, `expired`, `cancelled`) with the exchange as GET exchanges/{id} shows it, plus "
+    "`previous_status`. Deliveries are signed per Standard Webhooks: headers `webhook-id` "
     "(the event id, the same on every retry: use it to de-duplicate), `webhook-timestamp` and "
     "`webhook-signature` (`v1,<base64 HMAC-SHA256 of id.timestamp.body>` with the `whsec_` "
     "secret returned here once). Answer 2xx within 10 s; anything else, a timeout or a redirect "

@@ -1,8 +1,8 @@
 from django import forms
 
-from .services import ORDER_EVENT_TYPES
+from .services import EVENT_TYPES
 
-EVENT_CHOICES = [(t, t) for t in ORDER_EVENT_TYPES]
+EVENT_CHOICES = [(t, t) for t in EVENT_TYPES]
 
 
 class EndpointForm(forms.Form):

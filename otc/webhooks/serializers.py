@@ -9,9 +9,9 @@ from otc.api.inputs import MAX_LIMIT, ListQuery, StrictInput
 from otc.representations import iso_ms
 
 from .models import WILDCARD, Delivery, DeliveryAttempt, Event, WebhookEndpoint
-from .services import ORDER_EVENT_TYPES, event_body
+from .services import EVENT_TYPES, event_body
 
-SUBSCRIBABLE = (WILDCARD, *ORDER_EVENT_TYPES)
+SUBSCRIBABLE = (WILDCARD, *EVENT_TYPES)
 
 
 class EventTypeField(serializers.ChoiceField):
@@ -101,7 +101,7 @@ class EventFeedQuery(ListQuery):
             raise serializers.ValidationError(
                 "Give one event type or several separated by commas, none of them empty."
             )
-        valid = (*ORDER_EVENT_TYPES,)
+        valid = (*EVENT_TYPES,)
         unknown = [t for t in types if t not in valid]
         if unknown:
             raise serializers.ValidationError(

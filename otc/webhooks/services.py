@@ -41,7 +41,19 @@ from .urlguard import UrlNotAllowed, resolve_target
 
 logger = logging.getLogger(__name__)
 
-ORDER_EVENT_TYPES = tuple(f"otc_order.{status}" for status in Status.values)
+ORDER_EVENT_TYPES = tuple(
+    f"otc_order.{status}" for status in Status.values if status != Status.EXECUTED
+)
+# A market exchange (``/exchanges``) announces its own transitions in its own style.
+EXCHANGE_STATUSES = (
+    Status.QUOTED,
+    Status.EXECUTED,
+    Status.FAILED,
+    Status.EXPIRED,
+    Status.CANCELLED,
+)
+EXCHANGE_EVENT_TYPES = tuple(f"exchange.{status}" for status in EXCHANGE_STATUSES)
+EVENT_TYPES = (*ORDER_EVENT_TYPES, *EXCHANGE_EVENT_TYPES)
 USER_AGENT = "OTC-Desk-Webhooks/1.0"
 RESPONSE_EXCERPT_CHARS = 500
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -282,12 +294,21 @@ def event_emit(
 
 
 def _order_event(order, previous_status: str) -> NewEvent:
-    from otc.representations import order_representation
+    """``otc_order.<status>`` with the order as the API shows it; a market exchange's
+    ``exchange.<status>`` with the exchange as ``/exchanges`` shows it (snake_case)."""
+    from otc.models import Kind
+    from otc.representations import exchange_representation, order_representation
 
+    if order.kind == Kind.MARKET:
+        data = exchange_representation(order) | {"previous_status": previous_status.upper() or None}
+        kind = "exchange"
+    else:
+        data = order_representation(order) | {"previousStatus": previous_status or None}
+        kind = "otc_order"
     return NewEvent(
         customer_id=order.customer_id,
-        type=f"otc_order.{order.status}",
-        data=order_representation(order) | {"previousStatus": previous_status or None},
+        type=f"{kind}.{order.status}",
+        data=data,
         order_id=order.pk,
     )
 

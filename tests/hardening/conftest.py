@@ -39,6 +39,8 @@ def body_routes(endpoint) -> list[tuple[str, str]]:
         ("post", "/api/v1/webhook-endpoints"),
         ("patch", hooks),
         ("post", f"{hooks}/redeliver"),
+        ("post", "/api/v1/exchanges"),
+        ("post", "/api/v1/exchanges/8f1c4a3e-5b7d-4e2a-9c61-0a2b3c4d5e6f/accept"),
     ]
 
 
@@ -49,6 +51,7 @@ def paged_routes(endpoint) -> list[str]:
         "/api/v1/otc-exchanges",
         "/api/v1/webhook-endpoints",
         f"/api/v1/webhook-endpoints/{endpoint.pk}/deliveries",
+        "/api/v1/exchanges",
     ]
 
 

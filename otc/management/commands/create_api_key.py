@@ -13,7 +13,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--scopes",
             required=True,
-            help="Comma-separated, e.g. otc-exchanges:read,otc-exchanges:write",
+            help="Comma-separated, e.g. otc-exchanges:read,otc-exchanges:write (also "
+            "webhooks:read, webhooks:write, exchanges:read, exchanges:write)",
         )
         parser.add_argument("--live", action="store_true", help="An sk_live_ key.")
         parser.add_argument("--name", default="", help="A label for the key.")

@@ -150,7 +150,7 @@ class Command(BaseCommand):
             )
             result["customers"][slug] = {
                 "id": str(customer.pk),
-                # "all" (every scope, webhooks included) is the webhooks issue's addition to
+                # "all" (every scope: webhooks and market exchanges included) is an addition to
                 # the contract's shape.
                 "apiKeys": {"read": read_key, "write": write_key, "all": all_key},
                 "accounts": {k: str(v.pk) for k, v in accounts.items()},
