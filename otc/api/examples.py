@@ -160,6 +160,18 @@ ERRORS: dict[str, ErrorExample] = {
     ),
     "ENDPOINT_DISABLED": ErrorExample(409, "Enable the endpoint before sending a test event."),
     "EVENT_NOT_FOUND": ErrorExample(404, "No such event."),
+    # --- market exchanges (/exchanges) ----------------------------------------------------
+    "EXCHANGE_NOT_FOUND": ErrorExample(404, "No such exchange."),
+    "EXCHANGE_NOT_ACCEPTABLE": ErrorExample(
+        409,
+        "The exchange is EXECUTED; only a QUOTED exchange can be accepted.",
+        {"status": "EXECUTED"},
+    ),
+    "EXCHANGE_NOT_CANCELLABLE": ErrorExample(
+        409,
+        "The exchange is EXECUTED; only a QUOTED exchange can be cancelled.",
+        {"status": "EXECUTED"},
+    ),
 }
 
 # A validation error's details per route, where the generic one above would mislead.
