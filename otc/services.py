@@ -268,6 +268,8 @@ def _read_resources(
     """The customer's (non-treasury) fiat account and wallet with their ledger accounts, each
     None when not theirs, in one statement; and, if asked, the day's total against the daily
     limit (``daily_limits``' figure, in the same statement)."""
+    if connection.vendor != "postgresql":
+        return _read_resources_orm(customer, fiat_account_id, wallet_id, with_daily_used)
     fiat_fields, fiat_columns = _columns(FiatAccount, "fiat")
     wallet_fields, wallet_columns = _columns(Wallet, "wallet")
     ledger_fields, fiat_ledger_columns = _columns(LedgerAccount, "fiat_ledger")
@@ -310,6 +312,32 @@ def _read_resources(
         )
     used = row[-1]
     return account, wallet, (used or Decimal(0)) if with_daily_used else None
+
+
+def _read_resources_orm(
+    customer: Customer, fiat_account_id, wallet_id, with_daily_used: bool
+) -> tuple[FiatAccount | None, Wallet | None, Decimal | None]:
+    """``_read_resources`` for the embedded SQLite demo: the raw statement above hands
+    PostgreSQL's own value types to ``from_db``, which SQLite does not store; here the ORM
+    converts them, in a few statements instead of one."""
+    account = wallet = None
+    if fiat_account_id is not None:
+        account = (
+            FiatAccount.objects.select_related("ledger_account")
+            .filter(pk=fiat_account_id, customer=customer, is_treasury=False)
+            .first()
+        )
+    if wallet_id is not None:
+        wallet = (
+            Wallet.objects.select_related("ledger_account")
+            .filter(pk=wallet_id, customer=customer, is_treasury=False)
+            .first()
+        )
+        if wallet is not None:
+            hold = LedgerAccount.objects.filter(held_for=wallet.ledger_account).first()
+            LedgerAccount.hold_account.related.set_cached_value(wallet.ledger_account, hold)
+    used = daily_limits(customer).daily_used if with_daily_used else None
+    return account, wallet, used
 
 
 def _ledger_of(resource, asset_code: str) -> LedgerAccount:
@@ -806,6 +834,8 @@ def quotes_expire(*, now=None, actor: Actor | None = None, batch_size: int = 500
     that changed meanwhile (confirmed, cancelled, requoted) no longer matches and is left."""
     now = now or timezone.now()
     actor = actor or Actor.system("quote-sweeper")
+    if connection.vendor != "postgresql":
+        return _quotes_expire_row_by_row(now=now, actor=actor, batch_size=batch_size)
     sources, target = _transition_of(Order.expire)
     with transaction.atomic():
         expired = list(
@@ -842,6 +872,22 @@ def quotes_expire(*, now=None, actor: Actor | None = None, batch_size: int = 500
             transitions=[(order, order.previous_status) for order in expired]
         )
     return len(expired)
+
+
+def _quotes_expire_row_by_row(*, now, actor: Actor, batch_size: int) -> int:
+    """The embedded SQLite demo (``scripts/run.sh`` with no DATABASE_URL) has neither
+    ``FOR UPDATE SKIP LOCKED`` nor array parameters: there the sweep runs each order's
+    ``expire`` transition in turn (SQLite has one writer at a time, so nothing is skipped)."""
+    with transaction.atomic():
+        stale = list(
+            Order.objects.select_for_update()
+            .select_related("pair")
+            .filter(status__in=_transition_of(Order.expire)[0], ttl_expires_at__lte=now)
+            .order_by("ttl_expires_at")[:batch_size]
+        )
+        for order in stale:
+            _transition(order, order.expire, actor, reason="Quote TTL passed.")
+    return len(stale)
 
 
 # --- confirm --------------------------------------------------------------------------------
