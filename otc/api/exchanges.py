@@ -10,13 +10,14 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.errors import error
 from accounts.models import SCOPE_EXCHANGES_READ, SCOPE_EXCHANGES_WRITE
 from otc import exchanges, idempotency
 from otc.representations import exchange_representation
 
 from . import serializers as s
 from .inputs import PageQuery, StrictInput
-from .views import AUTH_ERRORS, BODY_ERRORS, _actor, _errors, _uuid_or_404
+from .views import AUTH_ERRORS, BODY_ERRORS, UUID4_PATTERN, _actor, _errors, _uuid_or_404
 
 EXCHANGE_SCOPES = {
     "GET": SCOPE_EXCHANGES_READ,
@@ -35,7 +36,7 @@ EXCHANGE_ID = OpenApiParameter(
 )
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
-    OpenApiTypes.UUID,
+    {"type": "string", "format": "uuid", "pattern": UUID4_PATTERN},  # as the OTC confirm's
     OpenApiParameter.HEADER,
     required=False,
     description="Optional UUID v4: a repeat with the same key and body replays the stored "
@@ -221,8 +222,14 @@ def _exchange_id(raw: str):
 
 
 def _key(request):
+    """The optional Idempotency-Key: absent is None; present, it must be a UUID v4 (a blank
+    one is refused as IDEMPOTENCY_KEY_INVALID, not taken for no key)."""
     raw = request.headers.get("Idempotency-Key")
-    return idempotency.parse_key(raw) if raw else None
+    if raw is None:
+        return None
+    if not raw.strip():
+        raise error("IDEMPOTENCY_KEY_INVALID", 400, "The Idempotency-Key must be a UUID v4.")
+    return idempotency.parse_key(raw)
 
 
 def _stored(stored: idempotency.StoredResponse) -> HttpResponse:

@@ -93,7 +93,7 @@ def create(api):
     """``create(body, key=None, client=api)`` -> the response of POST /exchanges."""
 
     def post(body: dict, key: str | None = None, client=None):
-        headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+        headers = {"HTTP_IDEMPOTENCY_KEY": key} if key is not None else {}
         return (client or api).post(BASE, body, format="json", **headers)
 
     return post
@@ -104,7 +104,7 @@ def accept(api):
     """``accept(exchange_id, body=None, key=None, client=api)`` -> POST …/accept."""
 
     def post(exchange_id, body: dict | None = None, key: str | None = None, client=None):
-        headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+        headers = {"HTTP_IDEMPOTENCY_KEY": key} if key is not None else {}
         return (client or api).post(
             f"{BASE}/{exchange_id}/accept", body or {}, format="json", **headers
         )

@@ -60,11 +60,12 @@ def test_an_error_is_stored_and_replayed_too(acme, create):
 
 @pytest.mark.django_db
 def test_a_key_that_is_not_a_uuid_v4_is_refused(acme, create, accept, quoted):
-    for key in ("not-a-key", str(uuid.uuid1())):
+    for key in ("not-a-key", str(uuid.uuid1()), "", "  "):  # blank is not "no key"
         response = create(buy_body(acme), key=key)
         assert (response.status_code, error_code(response)) == (400, "IDEMPOTENCY_KEY_INVALID")
-    response = accept(quoted(buy_body(acme)), key="123")
-    assert (response.status_code, error_code(response)) == (400, "IDEMPOTENCY_KEY_INVALID")
+    for key in ("123", ""):
+        response = accept(quoted(buy_body(acme)), key=key)
+        assert (response.status_code, error_code(response)) == (400, "IDEMPOTENCY_KEY_INVALID")
 
 
 @pytest.mark.django_db
