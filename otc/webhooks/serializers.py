@@ -50,7 +50,9 @@ _IPV6 = "|".join(  # RFC 3986's IPv6address
 )
 _PCHAR = "(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})"
 WEBHOOK_URL_PATTERN = (
-    rf"^https?://(?:{_DNS_NAME}|{_IPV4}|\[(?:{_IPV6})\])"
+    # localhost too: a developer's receiver (the SSRF guard still refuses it unless
+    # OTC_WEBHOOKS_ALLOW_PRIVATE, as it refuses 127.0.0.1)
+    rf"^https?://(?:{_DNS_NAME}|localhost|{_IPV4}|\[(?:{_IPV6})\])"
     rf"(?::[0-9]{{1,5}})?(?:/{_PCHAR}*)*(?:\?(?:{_PCHAR}|[/?])*)?(?:#(?:{_PCHAR}|[/?])*)?$"
 )
 _WEBHOOK_URL = re.compile(WEBHOOK_URL_PATTERN.removesuffix("$"))

@@ -132,3 +132,15 @@ def test_the_guard_runs_again_at_send_time(
     [attempt] = delivery.attempts.all()
     assert attempt.status_code is None
     assert attempt.error.startswith("Not sent: Webhook URLs must use https")
+
+
+@pytest.mark.parametrize("url", ["http://localhost:9000/hook", "https://localhost/hooks"])
+def test_localhost_is_a_well_formed_url_and_the_guard_decides(settings, url):
+    from otc.webhooks.serializers import WebhookUrlField
+
+    assert WebhookUrlField().run_validation(url) == url  # the form admits it ...
+    settings.OTC_WEBHOOKS_ALLOW_PRIVATE = False
+    with pytest.raises(UrlNotAllowed):  # ... and only the SSRF guard's setting lets it in
+        resolve_target(url)
+    settings.OTC_WEBHOOKS_ALLOW_PRIVATE = True
+    assert resolve_target(url).url == url
