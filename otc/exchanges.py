@@ -402,11 +402,7 @@ def exchange_accept(
     ``409 EXCHANGE_NOT_ACCEPTABLE`` once it is no longer quoted, ``422
     SOURCE_INSUFFICIENT_FUNDS`` / ``DAILY_LIMIT_EXCEEDED`` (the exchange stays QUOTED)."""
     services._check_kyc(customer)
-    current = (
-        MarketExchange.objects.select_related("pair__base_asset", "pair__quote_asset", "wallet")
-        .filter(pk=exchange_id, customer=customer)
-        .first()
-    )
+    current = services._owned_for_pricing(MarketExchange, exchange_id, customer)
     if current is None:
         raise exchange_not_found()
     mid = terms = None

@@ -521,8 +521,9 @@ def _transition(order: Order, transition, actor: Actor, reason: str = "") -> Non
     _record(order, previous, actor, reason)
 
 
-def _record(order: Order, from_status: str, actor: Actor, reason: str = "") -> None:
-    OrderTransition.objects.create(
+def _timeline_row(order: Order, from_status: str, actor: Actor, reason: str) -> OrderTransition:
+    """The timeline row of one transition (saved by ``_record``, bulk-inserted by the sweep)."""
+    return OrderTransition(
         order=order,
         from_status=from_status,
         to_status=order.status,
@@ -531,7 +532,21 @@ def _record(order: Order, from_status: str, actor: Actor, reason: str = "") -> N
         channel=actor.channel,
         reason=reason,
     )
+
+
+def _record(order: Order, from_status: str, actor: Actor, reason: str = "") -> None:
+    _timeline_row(order, from_status, actor, reason).save(force_insert=True)
     events.order_transitioned(order=order, previous_status=from_status)
+
+
+def _owned_for_pricing(model, pk: uuid.UUID, customer: Customer):
+    """The customer's own order (or exchange) with what pricing it again reads, unlocked;
+    None when it is not theirs."""
+    return (
+        model.objects.select_related("pair__base_asset", "pair__quote_asset", "wallet")
+        .filter(pk=pk, customer=customer)
+        .first()
+    )
 
 
 def _lock(order_id: uuid.UUID, customer: Customer | None = None) -> Order:
@@ -726,11 +741,7 @@ def _not_requotable(order: Order) -> DomainError:
 def order_requote(*, order_id: uuid.UUID, customer: Customer, actor: Actor) -> Order:
     """(extension) A fresh price and TTL on the same quote id, from quoted/requoted/expired.
     The fixed side keeps its amount; the other side is priced again."""
-    current = (
-        Order.objects.select_related("pair__base_asset", "pair__quote_asset", "wallet")
-        .filter(pk=order_id, customer=customer)
-        .first()
-    )
+    current = _owned_for_pricing(Order, order_id, customer)
     if current is None:
         raise order_not_found()
     if not can_proceed(current.requote):
@@ -857,15 +868,7 @@ def quotes_expire(*, now=None, actor: Actor | None = None, batch_size: int = 500
             order.pair = pairs[order.pair_id]
         prefetch_related_objects(expired, fee_lines())
         OrderTransition.objects.bulk_create(
-            OrderTransition(
-                order=order,
-                from_status=order.previous_status,
-                to_status=order.status,
-                actor_user=actor.user,
-                actor=actor.label,
-                channel=actor.channel,
-                reason="Quote TTL passed.",
-            )
+            _timeline_row(order, order.previous_status, actor, "Quote TTL passed.")
             for order in expired
         )
         events.orders_transitioned(
