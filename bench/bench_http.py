@@ -198,12 +198,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         desk = stack.gunicorn("desk", "config.wsgi:application", env)
         floor = stack.gunicorn("floor", "bench.floor.wsgi:application", floor_env(args))
-        stack.celery_worker(env)
+        celery = stack.celery_worker(env)
         stack.wait_http(desk, "/healthz")
         stack.wait_http(floor, "/hit")
         say(f"stack: desk {desk.url} {desk.workers}, floor {floor.url} {floor.workers}")
 
         flow_scenarios = [s for s in "ab" if s in args.scenarios]
+        groups = {
+            desk.process.pid: "desk",
+            floor.process.pid: "floor",
+            celery.process.pid: "celery",
+        }
+        role_ms: dict[str, dict[str, list[float]]] = {}
         units = {
             "floor": (floor.url, load.floor_unit),
             "a": (desk.url, load.CustomerPool([solo]).run),
@@ -227,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
                 row: dict = {}
                 for name in ["floor", *flow_scenarios]:
                     url, unit = units[name]
+                    roles_before = load.cpu_by_role(groups)
                     if name == "floor":
                         tally = load.drive(
                             url, unit, concurrency=args.concurrency, seconds=args.seconds
@@ -234,11 +241,22 @@ def main(argv: list[str] | None = None) -> int:
                     else:
                         with LockSampler(env["DATABASE_URL"], args.database) as sampler:
                             tally = load.drive(
-                                url, unit, concurrency=args.concurrency, seconds=args.seconds
+                                url,
+                                unit,
+                                concurrency=args.concurrency,
+                                seconds=args.seconds,
                             )
                         waits[name].add(sampler.result)
                         row[f"{name}_drain_s"] = drain_queue(args.redis_url)
                     row[name] = tally.rate
+                    # Until the worker has drained the round's tasks: their CPU is the flows'.
+                    roles_after = load.cpu_by_role(groups)
+                    if tally.units:
+                        for role, after in roles_after.items():
+                            cpu = after - roles_before.get(role, 0.0)
+                            role_ms.setdefault(name, {}).setdefault(role, []).append(
+                                cpu * 1000 / tally.units
+                            )
                     row[f"{name}_client_cpu"] = tally.client_cpu
                     row[f"{name}_machine_cpu"] = tally.machine_cpu
                     row[f"{name}_errors"] = tally.errors
@@ -279,6 +297,16 @@ def main(argv: list[str] | None = None) -> int:
             )
             for name, messages in errors.items():
                 say(f"errors in {name}: {messages[:3]}")
+            say("machine CPU per unit (ms; a flow for a and b, a request for the floor), median:")
+            cpu_split = {}
+            for name, per_role in role_ms.items():
+                medians = {r: statistics.median(v) for r, v in per_role.items()}
+                cpu_split[name] = medians
+                ordered = sorted(medians.items(), key=lambda kv: -kv[1])
+                say(
+                    f"  {name:<6} total {sum(medians.values()):6.2f}: "
+                    + ", ".join(f"{r} {ms:.2f}" for r, ms in ordered if ms >= 0.01)
+                )
 
             heading("Latency over HTTP, all rounds (ms)")
             say(f"{'request':<20}{'n':>8}{'p50':>9}{'p95':>9}{'p99':>9}")
@@ -296,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
                 for number, line in enumerate(waits[name].describe(names)):
                     say(f"{f'({name})' if number == 0 else '':<5}{line}")
             results["throughput"] = {"rounds": rounds, "summary": summary}
+            results["cpu_ms_per_unit"] = cpu_split
             results["latency_ms"] = {
                 k: {"n": len(v), "p50": pct(v, 50), "p95": pct(v, 95)} for k, v in latencies.items()
             }

@@ -3,6 +3,7 @@ each starting its next flow as soon as the last one ended, for a fixed number of
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -104,8 +105,45 @@ class CustomerPool:
             self.free.put(who)
 
 
+def _role(process: psutil.Process, groups: dict[int, str], me: int) -> str:
+    if process.pid == me:
+        return "client"
+    try:
+        pgid = os.getpgid(process.pid)
+        name = process.name()
+    except (psutil.Error, ProcessLookupError):
+        return "other"
+    if pgid in groups:
+        return groups[pgid]
+    if name.startswith("postgres"):
+        return "postgres"
+    if name.startswith("redis"):
+        return "redis"
+    return "other"
+
+
+def cpu_by_role(groups: dict[int, str]) -> dict[str, float]:
+    """CPU seconds (user + system, reaped children included, so PostgreSQL's backends that
+    ended count on the postmaster) of every process on the machine, summed per role. ``groups``
+    names the process groups the benchmark started (desk, floor, celery)."""
+    me = os.getpid()
+    totals: dict[str, float] = defaultdict(float)
+    for process in psutil.process_iter():
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        role = _role(process, groups, me)
+        totals[role] += times.user + times.system + times.children_user + times.children_system
+    return dict(totals)
+
+
 def drive(
-    base_url: str, unit: Callable[[httpx.Client, Tally], None], *, concurrency: int, seconds: float
+    base_url: str,
+    unit: Callable[[httpx.Client, Tally], None],
+    *,
+    concurrency: int,
+    seconds: float,
 ) -> Tally:
     """Run ``unit`` in a closed loop on ``concurrency`` threads for ``seconds``."""
     start_gate = threading.Barrier(concurrency + 1)
