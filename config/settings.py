@@ -100,6 +100,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Parameters bound by the server, and a statement that a connection runs again is prepared
+    # on its second run: PostgreSQL then neither parses nor plans it again (planning the
+    # order's joins was most of the database's CPU on the hot path). Behind a pooler in
+    # transaction mode that cannot keep prepared statements, set DB_PREPARE_THRESHOLD=off.
+    _prepare = env.str("DB_PREPARE_THRESHOLD", default="2")
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "server_side_binding": True,
+            "prepare_threshold": None if _prepare.lower() in ("off", "none", "") else int(_prepare),
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: broker and cache ----------------------------------------------------------------
@@ -173,6 +184,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 90
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Celery's Django fixup closes every database connection before and after each task unless
+# told to reuse them: each task then paid for a new PostgreSQL backend (fork, login, cold
+# catalog caches, every statement planned afresh). Workers keep their connections instead,
+# and ``config.celery`` ages and health-checks them around each task as Django does around a
+# request (CONN_MAX_AGE, CONN_HEALTH_CHECKS).
+CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 OTC_HEARTBEAT_SECONDS = 10.0  # beat -> worker heartbeat behind /status (otc.status)
 CELERY_BEAT_SCHEDULE = {
