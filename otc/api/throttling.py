@@ -1,19 +1,59 @@
+"""Rate limits: requests per customer (the API) and per client address (the token endpoint).
+
+Counted in the shared cache (Redis in production), so every web process enforces one limit,
+with one atomic counter per caller and window: ``cache.add`` starts the window's counter,
+``cache.incr`` (Redis ``INCRBY``) counts the request. DRF's own ``SimpleRateThrottle`` keeps a
+list of every request's timestamp instead, read, trimmed and written back whole on each
+request: two processes doing that at once both pass on the same count (the limit leaks), and
+the list's size (and the time to load and store it) grows with the rate allowed."""
+
+import time
+
+from django.core.cache import cache
 from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.authentication import Caller, client_ip
 
 
-class ClientAddressMixin:
-    """The client's address by the one rule the sign-in lockout uses too
-    (``accounts.authentication.client_ip``: forwarding headers only from trusted proxies)."""
+class WindowRateThrottle(SimpleRateThrottle):
+    """At most ``num_requests`` per fixed window of ``duration`` seconds (the calendar minute
+    for "600/min"), counted atomically. The rate comes from DRF's ``DEFAULT_THROTTLE_RATES``
+    by ``scope``, as for DRF's throttles."""
+
+    def allow_request(self, request, view) -> bool:
+        if self.rate is None:
+            return True
+        ident = self.get_cache_key(request, view)
+        if ident is None:
+            return True
+        now = time.time()
+        window = int(now // self.duration)
+        key = f"{ident}:{window}"
+        # The counter outlives its window a little, so a late request of the window still
+        # finds it; the next window has a key of its own.
+        cache.add(key, 0, timeout=self.duration + 5)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # evicted between add and incr: this request starts it again
+            cache.add(key, 1, timeout=self.duration + 5)
+            count = 1
+        self._window_ends = (window + 1) * self.duration
+        self._now = now
+        return count <= self.num_requests
+
+    def wait(self) -> float | None:
+        remaining = self._window_ends - self._now
+        return max(remaining, 0.001)
 
     def get_ident(self, request) -> str:
+        """The client's address by the one rule the sign-in lockout uses too
+        (``accounts.authentication.client_ip``: forwarding headers only from trusted
+        proxies)."""
         return client_ip(request) or "unknown"
 
 
-class CustomerRateThrottle(ClientAddressMixin, SimpleRateThrottle):
-    """Requests per customer (all their keys and users together), counted in the shared
-    cache (Redis in production) so every web process enforces one limit."""
+class CustomerRateThrottle(WindowRateThrottle):
+    """Requests per customer (all their keys and users together)."""
 
     scope = "customer"
 
@@ -26,7 +66,7 @@ class CustomerRateThrottle(ClientAddressMixin, SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
-class TokenRateThrottle(ClientAddressMixin, SimpleRateThrottle):
+class TokenRateThrottle(WindowRateThrottle):
     """Token requests per client address: slows password guessing."""
 
     scope = "token"

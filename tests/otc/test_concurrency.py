@@ -528,3 +528,26 @@ def test_two_sells_approved_at_once_from_one_wallet_never_overdraw_it(
     paid = sum(Order.objects.get(pk=o.pk).final_destination_amount for o in orders)
     assert balance(acme.eur_master) == master_before + paid
     assert_ledger_invariants()
+
+
+# --- rate limit ----------------------------------------------------------------------------
+
+
+def test_the_rate_limit_holds_when_requests_race(acme, monkeypatch, run_concurrently):
+    """Many requests of one customer at once (real threads, the shared Redis cache): exactly
+    the limit passes, the rest are 429. (DRF's own throttle read and wrote the request list
+    without a lock, so racing requests all passed on the same count.)"""
+    from otc.api.throttling import CustomerRateThrottle
+
+    monkeypatch.setitem(CustomerRateThrottle.THROTTLE_RATES, "customer", "5/day")
+
+    def call():
+        api = APIClient()
+        api.credentials(HTTP_X_API_KEY=acme.write_key)
+        return api.get("/api/v1/otc-exchanges/accounts").status_code
+
+    results = run_concurrently([call] * 16)
+    statuses = sorted(value for outcome, value in results if outcome == "ok")
+    assert len(statuses) == 16, results
+    assert statuses.count(200) == 5
+    assert statuses.count(429) == 11
