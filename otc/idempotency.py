@@ -177,6 +177,9 @@ def order_confirm_once(
     both call this, so a key means the same thing whichever way the customer came in."""
     from . import services
 
+    # Custody is asked (a sell's live balance) before the claim's transaction opens.
+    precheck = services.order_confirm_precheck(order_id=order_id, customer=customer, side=side)
+
     def confirm() -> tuple[int, dict]:
         with services.refusals_roll_back_the_transaction():
             order = services.order_confirm(
@@ -185,6 +188,7 @@ def order_confirm_once(
                 side=side,
                 actor=actor,
                 max_slippage_bps=max_slippage_bps,
+                precheck=precheck,
             )
         return 201, {"data": {"orderId": str(order.pk), "status": order.status}}
 

@@ -47,7 +47,7 @@ from wallets.providers import custody
 from wallets.selectors import treasury_wallet
 from wallets.services import wallet_holding_account
 
-from . import caching, events, pricing
+from . import caching, events, onestatement, pricing
 from .models import (
     OPEN_QUOTE,
     AuditEntry,
@@ -503,7 +503,7 @@ def _apply_price(order: Order, quoted: pricing.Price) -> list[OrderFee]:
 def _store_fees(order: Order, fees: list[OrderFee], *, replace: bool) -> None:
     if replace:
         OrderFee.objects.filter(order=order).delete()
-    OrderFee.objects.bulk_create(fees)
+    onestatement.insert(fees)
     # The order now knows its lines: rendering it needs no further query.
     order._prefetched_objects_cache = {"fees": OrderFee.objects.none()}
     order._prefetched_objects_cache["fees"]._result_cache = fees
@@ -535,8 +535,10 @@ def _timeline_row(order: Order, from_status: str, actor: Actor, reason: str) -> 
 
 
 def _record(order: Order, from_status: str, actor: Actor, reason: str = "") -> None:
-    _timeline_row(order, from_status, actor, reason).save(force_insert=True)
-    events.order_transitioned(order=order, previous_status=from_status)
+    """The transition's timeline row and its outbox event, in one statement on PostgreSQL."""
+    with onestatement.together():
+        onestatement.insert([_timeline_row(order, from_status, actor, reason)])
+        events.order_transitioned(order=order, previous_status=from_status)
 
 
 def _owned_for_pricing(model, pk: uuid.UUID, customer: Customer):
@@ -719,8 +721,10 @@ def quote_create(
     )
     fees = _apply_price(order, quoted)
     order.eur_equivalent = _eur_equivalent(pair, quoted)
-    with transaction.atomic():
-        order.save(force_insert=True)
+    with transaction.atomic(), onestatement.together():
+        # The order, its fee lines, its first timeline row and its outbox event: one
+        # statement on PostgreSQL (nothing here reads what the others write).
+        onestatement.insert([order])
         _store_fees(order, fees, replace=False)
         _record(order, "", actor)
     # Read with the resources; a quote counts against nothing, so this is also the figure
@@ -978,25 +982,24 @@ def _refund_legs(order: Order, held_in: LedgerAccount) -> list:
     return [(account, -amount) for account, amount in _collect_legs(order, held_in)]
 
 
-def order_confirm(
-    *,
-    order_id: uuid.UUID,
-    customer: Customer,
-    side: str,
-    actor: Actor,
-    max_slippage_bps: int | None = None,
-) -> Order:
-    """Turn a live quote into an order. A side whose source is fiat (a buy) moves the source
-    out of the customer's account at once (to clearing until the bank settles, then the
-    treasury) with its fees; a wallet source (a sell) stays in the wallet until settlement
-    but is held (available -> held in the ledger), so no two sells can spend the same USDC.
-    ``max_slippage_bps``: how much worse than quoted the customer accepts at approval."""
-    _check_kyc(customer)
-    checked = False
+@dataclass(frozen=True)
+class ConfirmPrecheck:
+    """What confirming asks a provider before any transaction is open: for a wallet source,
+    whether custody's live balance covers the quote. ``refusal`` is raised by the confirm
+    itself (inside the idempotency store's transaction, so it is stored under the key)."""
+
+    refusal: DomainError | None = None
+
+
+def order_confirm_precheck(
+    *, order_id: uuid.UUID, customer: Customer, side: str
+) -> ConfirmPrecheck:
+    """Run before the confirm's transaction (no provider I/O while any row is held, the
+    idempotency claim's included). A side whose source is fiat needs nothing."""
     requested = SIDES.get(side)
-    if requested is not None and not requested.collects_at_confirm:
-        # A wallet source: custody is asked for the live balance before any lock is taken
-        # (no provider I/O while a row is held), so the order is read once unlocked first.
+    if requested is None or requested.collects_at_confirm:
+        return ConfirmPrecheck()
+    try:
         current = _orders_with_resources().filter(pk=order_id, customer=customer).first()
         if current is None:
             raise order_not_found()
@@ -1005,9 +1008,41 @@ def order_confirm(
             _check_order_resources(current)
             if not SIDES[current.side].collects_at_confirm:
                 _check_wallet_covers(current.wallet, current.source_currency, current.source_amount)
-        checked = True
+    except DomainError as exc:
+        return ConfirmPrecheck(refusal=exc)
+    return ConfirmPrecheck()
+
+
+def order_confirm(
+    *,
+    order_id: uuid.UUID,
+    customer: Customer,
+    side: str,
+    actor: Actor,
+    max_slippage_bps: int | None = None,
+    precheck: ConfirmPrecheck | None = None,
+) -> Order:
+    """Turn a live quote into an order. A side whose source is fiat (a buy) moves the source
+    out of the customer's account at once (to clearing until the bank settles, then the
+    treasury) with its fees; a wallet source (a sell) stays in the wallet until settlement
+    but is held (available -> held in the ledger), so no two sells can spend the same USDC.
+    ``max_slippage_bps``: how much worse than quoted the customer accepts at approval.
+    ``precheck``: ``order_confirm_precheck``'s answer, taken by a caller that opens a
+    transaction first (the idempotency store); without it the precheck runs here."""
+    _check_kyc(customer)
+    if precheck is None:
+        precheck = order_confirm_precheck(order_id=order_id, customer=customer, side=side)
+    if precheck.refusal is not None:
+        raise precheck.refusal
+    requested = SIDES.get(side)
+    checked = requested is not None and not requested.collects_at_confirm
     with _atomic():
-        order = _lock_with_resources(order_id, customer)
+        # The order and the customer's row in one statement. The customer's row serialises
+        # their confirms, so two at once cannot together pass the daily limit: the day's
+        # total is read after the lock (a later statement: a fresh snapshot). FOR NO KEY
+        # UPDATE: rows that merely reference the order or the customer (the idempotency
+        # record, the timeline) take KEY SHARE locks, which this does not wait on.
+        order = _lock_with_resources(order_id, customer, with_customer=True)
         if order.status in OPEN_QUOTE and not checked:
             # Resources may have changed since the quote (read with the order: no query).
             _check_order_resources(order)
@@ -1045,16 +1080,9 @@ def order_confirm(
             # What the hold below reserves, saved with the transition (a refused hold rolls
             # the whole confirm back).
             order.source_held = order.source_amount
-        # The shared rows are locked last, so each is held for as few statements as possible:
-        # the order moves first (its own row), then the customer's row and the ledger rows.
         _transition(order, transition, actor)
-        # The customer's row serialises their confirms, so two at once cannot together pass
-        # the daily limit: the day's total is read after the lock (a fresh snapshot), without
-        # this order, whose row already says confirmed. FOR NO KEY UPDATE: rows that merely
-        # reference the customer (the idempotency record, the timeline) take KEY SHARE locks,
-        # which this does not wait on.
-        Customer.objects.select_for_update(no_key=True).filter(pk=customer.pk).first()
-        _check_daily_limit(customer, order.eur_equivalent, excluding=order.pk)
+        # Without this order, whose row already says confirmed.
+        _check_daily_limit(order.customer, order.eur_equivalent, excluding=order.pk)
         if spec.collects_at_confirm:
             _post_debit(order, debit_id)
             from .tasks import settle_order_debit
@@ -1128,13 +1156,25 @@ def _with_pair(order: Order, customer: Customer) -> Order:
     return order
 
 
-def _lock_with_resources(order_id: uuid.UUID, customer: Customer) -> Order:
+def _lock_with_resources(
+    order_id: uuid.UUID, customer: Customer, *, with_customer: bool = False
+) -> Order:
+    """The customer's order locked with its resources; ``with_customer``: the customer's row
+    locked (FOR NO KEY UPDATE, both) in the same statement, and the order's ``customer`` is
+    that fresh row."""
     # The fee lines (for the outbox event) are read after the lock, so they are current.
-    orders = _orders_with_resources().select_for_update(of=("self",)).prefetch_related(fee_lines())
+    orders = _orders_with_resources().prefetch_related(fee_lines())
+    if with_customer:
+        orders = orders.select_related("customer").select_for_update(
+            of=("self", "customer"), no_key=True
+        )
+    else:
+        orders = orders.select_for_update(of=("self",))
     try:
-        return _with_pair(orders.get(pk=order_id, customer=customer), customer)
+        order = orders.get(pk=order_id, customer=customer)
     except Order.DoesNotExist:
         raise order_not_found() from None
+    return _with_pair(order, order.customer if with_customer else customer)
 
 
 def order_clearing_account(order: Order) -> LedgerAccount:

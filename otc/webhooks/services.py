@@ -34,6 +34,7 @@ from standardwebhooks import Webhook
 
 from accounts.errors import error
 from accounts.models import Customer
+from otc import onestatement
 from otc.models import Status
 
 from .models import TEST_EVENT, WILDCARD, Delivery, DeliveryAttempt, Event, WebhookEndpoint
@@ -233,25 +234,30 @@ def events_emit(events: list[NewEvent]) -> list[Event]:
         )
         for e in events
     ]
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        cursor.execute(
-            _EMIT_SQL,
-            {
-                "ids": [e.id for e in written],
-                "customers": [e.customer_id for e in written],
-                "types": [e.type for e in written],
-                "orders": [e.order_id for e in written],
-                "data": [json.dumps(e.data) for e in written],
-                "now": now,
-                "pending": Delivery.Status.PENDING,
-                "wildcard": WILDCARD,
-            },
-        )
-        delivery_ids = [str(row[0]) for row in cursor.fetchall()]
+
+    def enqueue_after_commit(rows: list[tuple]) -> None:
+        delivery_ids = [str(row[0]) for row in rows]
         if delivery_ids:
             # robust: a broker hiccup after commit must not turn a committed transition into
             # an error; the resume sweep sends what was not enqueued.
             transaction.on_commit(partial(_enqueue, delivery_ids), robust=True)
+
+    # Inside a caller's ``onestatement.together()`` block (a transition), this goes out in
+    # the same statement as the timeline row.
+    onestatement.write(
+        _EMIT_SQL,
+        {
+            "ids": [e.id for e in written],
+            "customers": [e.customer_id for e in written],
+            "types": [e.type for e in written],
+            "orders": [e.order_id for e in written],
+            "data": [json.dumps(e.data) for e in written],
+            "now": now,
+            "pending": Delivery.Status.PENDING,
+            "wildcard": WILDCARD,
+        },
+        on_rows=enqueue_after_commit,
+    )
     for event in written:
         event._state.adding = False
     return written
