@@ -312,15 +312,27 @@ def _call(transfer: ProviderTransfer) -> str | None:
     return provider_reference
 
 
-def _finish(transfer_id: uuid.UUID, provider_reference: str) -> None:
-    """The provider did the step: ledger entry, row ``settled``, order moved on, together."""
+def _finish(step: ProviderTransfer, provider_reference: str) -> tuple[str, Order | None]:
+    """The provider did the step: ledger entry, row ``settled``, order moved on, together.
+    Returns the step's state after it and the order as it was left (locked until commit)."""
+    transfer_id = step.pk
     try:
         with transaction.atomic():
-            transfer = ProviderTransfer.objects.get(pk=transfer_id)
-            order = _lock_order(transfer.order_id)
-            transfer = ProviderTransfer.objects.select_for_update().get(pk=transfer_id)
+            order = _lock_order(step.order_id)
+            # The accounts and wallets at both ends come with the row: the ledger entry
+            # books to their ledger accounts.
+            transfer = (
+                ProviderTransfer.objects.select_for_update(of=("self",))
+                .select_related(
+                    "source_account__ledger_account",
+                    "source_wallet",
+                    "destination_account__ledger_account",
+                    "destination_wallet",
+                )
+                .get(pk=transfer_id)
+            )
             if transfer.state == State.SETTLED:
-                return
+                return transfer.state, order
             if transfer.state not in OPEN:
                 # Voided or refused here, done at the provider: only reconciliation and an
                 # operator can sort this out. Keep the provider's word on the row.
@@ -328,7 +340,7 @@ def _finish(transfer_id: uuid.UUID, provider_reference: str) -> None:
                 transfer.last_error = f"The provider did this {transfer.state} step."
                 transfer.save(update_fields=["provider_reference", "last_error", "updated_at"])
                 logger.error("provider did voided step %s", transfer.reference)
-                return
+                return transfer.state, order
             entry = transfer.journal_entry or _ledger_entry(order, transfer)
             transfer.state = State.SETTLED
             transfer.provider_reference = provider_reference
@@ -347,6 +359,7 @@ def _finish(transfer_id: uuid.UUID, provider_reference: str) -> None:
         logger.error("ledger refused settled provider transfer %s", transfer_id)
         raise LedgerRefused(str(transfer_id)) from None
     checkpoint("settled")
+    return State.SETTLED, order
 
 
 def _resolve(transfer: ProviderTransfer) -> str:
@@ -365,7 +378,7 @@ def _resolve(transfer: ProviderTransfer) -> str:
     if transfer.state == State.SENT:
         record = _provider(transfer).lookup(transfer.reference)
         if record is not None:
-            _finish(transfer.pk, record.provider_reference)
+            _finish(transfer, record.provider_reference)
         elif transfer.sent_at and transfer.sent_at > timezone.now() - _call_timeout():
             raise StepInFlight()
         else:
@@ -380,30 +393,36 @@ def _resolve(transfer: ProviderTransfer) -> str:
     return transfer.state
 
 
-def _next_transfer(order_id) -> ProviderTransfer | None:
-    """Under the order's lock: the step the order needs now, written if new."""
+def _next_transfer(order_id) -> tuple[Order | None, ProviderTransfer | None]:
+    """Under the order's lock: the order (None if there is none) and the step it needs now,
+    written if new."""
     with transaction.atomic():
-        order = _lock_order(order_id)
-        if order.kind == Kind.MARKET:
-            # Booked at accept: the provider steps follow in the order they were written.
-            return (
-                ProviderTransfer.objects.filter(order=order, state__in=OPEN)
-                .order_by("created_at")
-                .first()
-            )
-        spec = services.SIDES[order.side]
-        if order.status == Status.DEBIT_PENDING and spec.collects_at_confirm:
-            transfer = _plan(order, Step.DEBIT)
-            return None if transfer.state == State.SETTLED else transfer
-        if order.status == Status.APPROVED:
-            if not spec.collects_at_confirm:
-                collect = _plan(order, Step.COLLECT)
-                if collect.state != State.SETTLED:
-                    return collect
-            return _plan(order, Step.DELIVER)
-        return ProviderTransfer.objects.filter(
-            order=order, step=Step.REFUND, state__in=OPEN
-        ).first()
+        try:
+            order = _lock_order(order_id)
+        except Order.DoesNotExist:
+            return None, None
+        return order, _step_needed(order)
+
+
+def _step_needed(order: Order) -> ProviderTransfer | None:
+    if order.kind == Kind.MARKET:
+        # Booked at accept: the provider steps follow in the order they were written.
+        return (
+            ProviderTransfer.objects.filter(order=order, state__in=OPEN)
+            .order_by("created_at")
+            .first()
+        )
+    spec = services.SIDES[order.side]
+    if order.status == Status.DEBIT_PENDING and spec.collects_at_confirm:
+        transfer = _plan(order, Step.DEBIT)
+        return None if transfer.state == State.SETTLED else transfer
+    if order.status == Status.APPROVED:
+        if not spec.collects_at_confirm:
+            collect = _plan(order, Step.COLLECT)
+            if collect.state != State.SETTLED:
+                return collect
+        return _plan(order, Step.DELIVER)
+    return ProviderTransfer.objects.filter(order=order, step=Step.REFUND, state__in=OPEN).first()
 
 
 def _refund_not_needed(transfer: ProviderTransfer) -> None:
@@ -438,20 +457,21 @@ def _collection(order: Order) -> ProviderTransfer | None:
     return ProviderTransfer.objects.filter(order=order, step=step).first()
 
 
-def _execute(transfer: ProviderTransfer) -> None:
-    order = Order.objects.select_related("wallet", "source_ledger_account").get(
-        pk=transfer.order_id
-    )
+def _execute(order: Order, transfer: ProviderTransfer) -> tuple[str | None, Order | None]:
+    """Run one step of ``order`` (as read under its lock when the step was chosen). Returns
+    the step's state and the order as the step left it, when known without reading them
+    again: (None, None) otherwise."""
     if transfer.step == Step.REFUND:
         collection = _collection(order)
         state = _resolve(collection) if collection and collection.is_open else None
         if (state or (collection.state if collection else None)) != State.SETTLED:
             _refund_not_needed(transfer)
-            return
+            return None, None
     _precheck(order, transfer)
     provider_reference = _call(transfer)
-    if provider_reference is not None:
-        _finish(transfer.pk, provider_reference)
+    if provider_reference is None:
+        return None, None
+    return _finish(transfer, provider_reference)
 
 
 # What a customer reads when an order fails (its body, the portal, webhooks): plain words per
@@ -489,30 +509,44 @@ def advance(order_id) -> Order | None:
     """Run the order's settlement from wherever it stands until it waits for a person
     (approval) or is done. Raises ``ProviderUnavailable`` (retry later); an order that can no
     longer settle fails with its reason and its collected source is refunded."""
+    order = None
     for _ in range(MAX_STEPS):
-        if not Order.objects.filter(pk=order_id).exists():
-            return None
-        transfer = _next_transfer(order_id)
+        order, transfer = _next_transfer(order_id)
         if transfer is None:
-            break
+            return order  # as read under its lock: nothing to do (or no such order)
         if transfer.state in (State.FAILED, State.CANCELLED):
             _fail(order_id, failure_reason(transfer, refused=transfer.state == State.FAILED))
             continue
         try:
-            _execute(transfer)
+            state, after = _execute(order, transfer)
         except InsufficientFunds as exc:
             if transfer.step == Step.REFUND:
                 raise StepInFlight("The treasury cannot fund the refund yet.") from None
             logger.warning("%s: insufficient funds on %s", transfer.reference, exc.account_code)
             _fail(order_id, failure_reason(transfer, funds=True))
             continue
-        transfer.refresh_from_db()
-        if transfer.state == State.FAILED and transfer.step != Step.REFUND:
+        if state == State.SETTLED and after is not None and _waits_for_a_person(after):
+            # The step left the order where only a person moves it on (whoever does kicks
+            # settlement again): no need to lock it once more to find nothing to do.
+            return after
+        if state is None:
+            transfer.refresh_from_db(fields=["state", "last_error"])
+            state = transfer.state
+        if state == State.FAILED and transfer.step != Step.REFUND:
             _fail(order_id, failure_reason(transfer, refused=True))
-        elif transfer.state == State.FAILED:
+        elif state == State.FAILED:
             logger.error("refund %s refused: %s", transfer.reference, transfer.last_error)
             break
     return Order.objects.filter(pk=order_id).first()
+
+
+def _waits_for_a_person(order: Order) -> bool:
+    """No settlement step is due: a buy whose debit settled waits for approval, a settled
+    order is complete. (A market exchange's steps follow one another: never.)"""
+    return order.kind != Kind.MARKET and order.status in (
+        Status.PENDING_APPROVAL,
+        Status.COMPLETED,
+    )
 
 
 def kick(order_id) -> None:
