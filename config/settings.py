@@ -130,7 +130,7 @@ if REDIS_URL:
     )
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.redis_cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": f"{REDIS_NAMESPACE}:cache" if REDIS_NAMESPACE else "",
         }
