@@ -1189,55 +1189,67 @@ def _lock_for_confirm(order_id: uuid.UUID, customer: Customer) -> Order:
     """The customer's order locked (FOR NO KEY UPDATE) with what confirming checks and books
     (``_orders_with_resources``). The fee lines (for the outbox event) are read after the
     lock, so they are current."""
-    if connection.vendor == "postgresql":
-        order = _locked_for_confirm(order_id, customer)
-    else:
-        orders = _orders_with_resources().select_for_update(of=("self",), no_key=True)
-        order = orders.filter(pk=order_id, customer=customer).first()
+    order = order_locked(order_id, customer=customer)
     if order is None:
         raise order_not_found()
     prefetch_related_objects([order], fee_lines())
-    return _with_pair(order, customer)
+    return order
 
 
-_LOCK_FOR_CONFIRM_SQL = """
+_LOCKED_ORDER_SQL = """
     SELECT {columns}
     FROM otc_order o
+    {customer_join}
     JOIN accounts_fiataccount f ON f.id = o.fiat_account_id
     JOIN wallets_wallet w ON w.id = o.wallet_id
     JOIN accounts_ledgeraccount l ON l.id = o.source_ledger_account_id
     LEFT JOIN accounts_ledgeraccount h ON h.held_for_id = l.id
-    WHERE o.id = %s AND o.customer_id = %s
+    WHERE o.id = %s {customer_filter}
     FOR NO KEY UPDATE OF o
 """
-# (model, alias) of each part of the row above, in order.
-_LOCK_FOR_CONFIRM_PARTS = (
-    ("Order", "o"),
-    ("FiatAccount", "f"),
-    ("Wallet", "w"),
-    ("LedgerAccount", "l"),
-    ("LedgerAccount", "h"),
-)
 
 
 @functools.cache
-def _lock_for_confirm_statement() -> tuple[str, list[tuple[type, list[str]]]]:
-    models = {m.__name__: m for m in (Order, FiatAccount, Wallet, LedgerAccount)}
+def _locked_order_statement(with_customer_row: bool) -> tuple[str, list[tuple[type, list[str]]]]:
+    """The SQL of ``order_locked`` and, per part of its row, the model and its fields: built
+    once per process (the ORM compiled the same select_related on every call, which cost more
+    CPU than running it)."""
+    aliases = [(Order, "o")]
+    if with_customer_row:
+        aliases.append((Customer, "c"))
+    aliases += [(FiatAccount, "f"), (Wallet, "w"), (LedgerAccount, "l"), (LedgerAccount, "h")]
     parts, columns = [], []
-    for name, alias in _LOCK_FOR_CONFIRM_PARTS:
-        fields, cols = _columns(models[name], alias)
-        parts.append((models[name], fields))
+    for model, alias in aliases:
+        fields, cols = _columns(model, alias)
+        parts.append((model, fields))
         columns.append(cols)
-    return _LOCK_FOR_CONFIRM_SQL.format(columns=", ".join(columns)), parts
+    sql = _LOCKED_ORDER_SQL.format(
+        columns=", ".join(columns),
+        customer_join="JOIN accounts_customer c ON c.id = o.customer_id"
+        if with_customer_row
+        else "",
+        customer_filter="" if with_customer_row else "AND o.customer_id = %s",
+    )
+    return sql, parts
 
 
-def _locked_for_confirm(order_id: uuid.UUID, customer: Customer) -> Order | None:
-    """``_lock_for_confirm``'s statement on PostgreSQL: the ORM's select_related of the same
-    joins, without compiling it on every confirm (the compile cost more CPU than the rest of
-    the statement)."""
-    sql, parts = _lock_for_confirm_statement()
+def order_locked(order_id: uuid.UUID, *, customer: Customer | None = None) -> Order | None:
+    """The order locked (FOR NO KEY UPDATE: rows that merely refer to it, such as its
+    timeline, are not held up) with its account, wallet, source ledger account and that
+    account's hold account, and its pair (from the shared cache); None if there is none.
+    ``customer``: only theirs (and it becomes the order's ``customer``); without it the
+    customer's row is read with the order (not locked)."""
+    if connection.vendor != "postgresql":
+        orders = _orders_with_resources().select_for_update(of=("self",), no_key=True)
+        if customer is None:
+            order = orders.select_related("customer").filter(pk=order_id).first()
+        else:
+            order = orders.filter(pk=order_id, customer=customer).first()
+        return None if order is None else _with_pair(order, customer or order.customer)
+    sql, parts = _locked_order_statement(customer is None)
+    params = [order_id] if customer is None else [order_id, customer.pk]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [order_id, customer.pk])
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         return None
@@ -1245,11 +1257,14 @@ def _locked_for_confirm(order_id: uuid.UUID, customer: Customer) -> Order | None
     for model, fields in parts:
         instances.append(_instance(model, fields, row[at : at + len(fields)]))
         at += len(fields)
-    order, account, wallet, ledger, hold = instances
+    order = instances.pop(0)
+    if customer is None:
+        customer = instances.pop(0)
+    account, wallet, ledger, hold = instances
     order.fiat_account, order.wallet = account, wallet
     order.source_ledger_account = ledger
     LedgerAccount.hold_account.related.set_cached_value(ledger, hold)
-    return order
+    return _with_pair(order, customer)
 
 
 def order_clearing_account(order: Order) -> LedgerAccount:

@@ -267,13 +267,10 @@ def _precheck(order: Order, transfer: ProviderTransfer) -> None:
 
 
 def _lock_order(order_id) -> Order:
-    return (
-        Order.objects.select_for_update(of=("self",))
-        .select_related(
-            "customer", "pair", "wallet", "fiat_account", "source_ledger_account__hold_account"
-        )
-        .get(pk=order_id)
-    )
+    order = services.order_locked(order_id)
+    if order is None:
+        raise Order.DoesNotExist(order_id)
+    return order
 
 
 def _call(transfer: ProviderTransfer) -> str | None:
