@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from . import money
@@ -244,9 +244,42 @@ def external_account(currency: str) -> LedgerAccount:
     return system_account(f"external:{currency}", currency, LedgerAccount.Kind.EXTERNAL)
 
 
-# Per-owner clearing accounts have ids derived from their code, so a caller can post to one
-# without reading it first (``clearing_account(..., create=False)``).
+# Per-owner clearing and fee-income accounts have ids derived from their code, so a caller
+# can post to one without reading it first (``create=False``).
 CLEARING_IDS = uuid.UUID("0b5c3f8e-8d0e-4f55-9a55-6c1e2d7f0c01")
+
+
+def owned_account(code: str, currency: str, kind: str, *, create: bool = True) -> LedgerAccount:
+    """A desk account kept per owner (``code`` names the owner), with an id derived from
+    its code. ``create=False`` returns it without a query (unsaved if it does not exist yet:
+    posting to it raises ``LedgerAccount.DoesNotExist``, and nothing is written)."""
+    fields = {"currency": currency, "kind": kind, "allow_negative": False}
+    if not create:
+        return LedgerAccount(id=uuid.uuid5(CLEARING_IDS, code), code=code, **fields)
+    account, _ = LedgerAccount.objects.get_or_create(
+        code=code, defaults={"id": uuid.uuid5(CLEARING_IDS, code), **fields}
+    )
+    return account
+
+
+def fee_income_account(
+    currency: str, owner: uuid.UUID | None = None, *, create: bool = True
+) -> LedgerAccount:
+    """Where the desk's fee income in ``currency`` is booked: per customer (``owner``), so
+    that customers paying fees at once do not all wait on one shared row; without ``owner``
+    the desk-wide account older orders booked to. The desk's fee income is the sum of all of
+    them (``fee_income_total``)."""
+    if owner is None:
+        return system_account(f"fees:{currency}", currency, LedgerAccount.Kind.FEES)
+    code = f"fees:{currency}:{owner}"
+    return owned_account(code, currency, LedgerAccount.Kind.FEES, create=create)
+
+
+def fee_income_total(currency: str) -> Decimal:
+    total = LedgerAccount.objects.filter(kind=LedgerAccount.Kind.FEES, currency=currency).aggregate(
+        total=Sum("balance")
+    )["total"]
+    return total or Decimal(0)
 
 
 def clearing_account(
@@ -259,14 +292,9 @@ def clearing_account(
     ``LedgerAccount.DoesNotExist``, and nothing is written)."""
     if owner is None:
         return system_account(f"clearing:{currency}", currency, LedgerAccount.Kind.CLEARING)
-    code = f"clearing:{currency}:{owner}"
-    fields = {"currency": currency, "kind": LedgerAccount.Kind.CLEARING, "allow_negative": False}
-    if not create:
-        return LedgerAccount(id=uuid.uuid5(CLEARING_IDS, code), code=code, **fields)
-    account, _ = LedgerAccount.objects.get_or_create(
-        code=code, defaults={"id": uuid.uuid5(CLEARING_IDS, code), **fields}
+    return owned_account(
+        f"clearing:{currency}:{owner}", currency, LedgerAccount.Kind.CLEARING, create=create
     )
-    return account
 
 
 def deposit_reference(entry: JournalEntry) -> str:

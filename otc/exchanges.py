@@ -285,7 +285,7 @@ def _book(exchange: MarketExchange, execution: Execution) -> None:
         exchange.destination_ledger_account_id,
         treasury_in_ledger.pk,
         treasury_out_ledger.pk,
-        services.fee_account(source_currency).pk,
+        services.fee_account(source_currency, owner=exchange.customer_id).pk,
     }
     list(LedgerAccount.objects.select_for_update().filter(pk__in=accounts).order_by("pk"))
     source_end = _customer_end(exchange, spec.source_kind)

@@ -27,11 +27,12 @@ from accounts import money
 from accounts.errors import DomainError, InsufficientFunds, ProviderUnavailable, error
 from accounts.ledger import (
     clearing_account,
+    fee_income_account,
+    fee_income_total,
     held_balance,
     hold_place,
     hold_release,
     post_entry,
-    system_account,
 )
 from accounts.models import (
     Asset,
@@ -359,9 +360,37 @@ def _treasury_resource(kind: str, asset_code: str, network: str):
     return treasury_fiat_account(asset_code) if kind == FIAT else treasury_wallet(network)
 
 
-def fee_account(currency: str) -> LedgerAccount:
-    """Where the desk's fee income in ``currency`` is booked."""
-    return system_account(f"fees:{currency}", currency, LedgerAccount.Kind.FEES)
+def fee_account(
+    currency: str, owner: uuid.UUID | None = None, *, create: bool = True
+) -> LedgerAccount:
+    """Where fee income in ``currency`` paid by the customer ``owner`` is booked (one account
+    per customer and currency: no shared hot row); ``owner=None``: the desk-wide account
+    that orders booked to before."""
+    return fee_income_account(currency, owner, create=create)
+
+
+def fee_income(currency: str) -> Decimal:
+    """The desk's fee income in ``currency``: every fee-income account together."""
+    return fee_income_total(currency)
+
+
+def order_fee_account(order: Order) -> LedgerAccount:
+    """The fee-income account the order's fees were booked to when its source was collected:
+    the customer's own, or the desk-wide one for an order collected before customers had
+    their own (a refund takes them back from there)."""
+    posting = (
+        Posting.objects.filter(
+            entry__reference_id=order.pk,
+            ledger_account__kind=LedgerAccount.Kind.FEES,
+            amount__gt=0,
+        )
+        .select_related("ledger_account")
+        .order_by("entry__created_at")
+        .first()
+    )
+    if posting is not None:
+        return posting.ledger_account
+    return fee_account(order.source_currency, owner=order.customer_id)
 
 
 def _check_wallet_covers(
@@ -987,24 +1016,30 @@ def _collect_legs(
     into: LedgerAccount,
     source: LedgerAccount | None = None,
     amount: Decimal | None = None,
+    fees_into: LedgerAccount | None = None,
 ) -> list:
     """The source leg leaving the customer: the amount net of fees into ``into`` (clearing or
     treasury), the fees to fee income, in one entry. ``source``: where it leaves from (the
     hold account of a held sell), the customer's source account by default. ``amount``: what
     leaves when it is not the order's source amount (a market exchange's source plus its
-    slippage buffer)."""
+    slippage buffer). ``fees_into``: the fee-income account, the customer's by default."""
     amount = order.source_amount if amount is None else amount
     legs = [(source or order.source_ledger_account, -amount)]
     legs.append((into, amount - order.fee_total))
     if order.fee_total:
-        legs.append((fee_account(order.source_currency), order.fee_total))
+        fees_into = fees_into or fee_account(order.source_currency, owner=order.customer_id)
+        legs.append((fees_into, order.fee_total))
     return legs
 
 
 def _refund_legs(order: Order, held_in: LedgerAccount) -> list:
-    """The reverse of ``_collect_legs``: the customer gets the whole source back, fees too,
-    into the available balance of the source account."""
-    return [(account, -amount) for account, amount in _collect_legs(order, held_in)]
+    """The reverse of ``_collect_legs``: the customer gets the whole source back, fees too
+    (from the account they were booked to), into the available balance of the source
+    account."""
+    fees_from = order_fee_account(order) if order.fee_total else None
+    return [
+        (account, -amount) for account, amount in _collect_legs(order, held_in, fees_into=fees_from)
+    ]
 
 
 @dataclass(frozen=True)
@@ -1123,13 +1158,14 @@ def order_confirm(
 
 
 def _post_debit(order: Order, entry_id: uuid.UUID) -> None:
-    """A buy's source (and fees) from the customer into their own clearing account. That
-    account is posted to by its derived id; the customer's first confirm creates it."""
+    """A buy's source (and fees) from the customer into their own clearing account (and fee
+    income account). Those are posted to by their derived ids; the customer's first confirm
+    creates them."""
     currency = order.source_currency
 
-    def post(clearing: LedgerAccount) -> None:
+    def post(clearing: LedgerAccount, fees: LedgerAccount | None) -> None:
         post_entry(
-            legs=_collect_legs(order, clearing),
+            legs=_collect_legs(order, clearing, fees_into=fees),
             kind=JournalEntry.Kind.ORDER_DEBIT,
             reference_id=order.pk,
             entry_id=entry_id,
@@ -1137,11 +1173,17 @@ def _post_debit(order: Order, entry_id: uuid.UUID) -> None:
             "(fees to fee income)",
         )
 
+    owner = order.customer_id
+
+    def fees(create: bool) -> LedgerAccount | None:
+        return fee_account(currency, owner=owner, create=create) if order.fee_total else None
+
     try:
         try:
-            post(clearing_account(currency, owner=order.customer_id, create=False))
+            post(clearing_account(currency, owner=owner, create=False), fees(create=False))
         except LedgerAccount.DoesNotExist:
-            post(clearing_account(currency, owner=order.customer_id))
+            # The customer's first confirm (or first with fees): their accounts are created.
+            post(clearing_account(currency, owner=owner), fees(create=True))
     except InsufficientFunds:
         raise _source_insufficient(order) from None
 

@@ -31,6 +31,14 @@ FAVOURS_NOBODY = "none"
 
 
 @dataclass(frozen=True)
+class FeeIncome:
+    """The desk's fee income in one currency (all fee-income accounts together)."""
+
+    currency: str
+    balance: Decimal
+
+
+@dataclass(frozen=True)
 class LivePrice:
     """One fetch of every enabled pair's mid (or why there is none), and any manual price an
     operator pinned."""
@@ -269,9 +277,14 @@ def treasury_position() -> TreasuryPosition:
             "final_destination_amount",
         ),
         since=since,
-        fee_income=list(
-            LedgerAccount.objects.filter(kind=LedgerAccount.Kind.FEES).order_by("currency")
-        ),
+        # Every customer's fee-income account together, per currency.
+        fee_income=[
+            FeeIncome(currency=row["currency"], balance=row["balance"])
+            for row in LedgerAccount.objects.filter(kind=LedgerAccount.Kind.FEES)
+            .values("currency")
+            .annotate(balance=Sum("balance"))
+            .order_by("currency")
+        ],
         executed_today=_totals_by_side(
             Order.objects.filter(kind=Kind.MARKET, status=Status.EXECUTED, completed_at__gte=since),
             "final_destination_amount",

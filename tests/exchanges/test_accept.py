@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts.ledger import withdraw
 from accounts.models import JournalEntry, KycStatus, LedgerAccount
 from otc.models import MarketExchange, OrderTransition, Pair, ProviderTransfer, Status
-from otc.services import fee_account
+from otc.services import fee_income
 from tests import factories
 
 from .conftest import BASE, balance, buy_body, sell_body
@@ -86,11 +86,11 @@ def test_a_sell_with_a_fixed_source_executes_the_other_way(
 
 def test_fees_are_booked_to_fee_income_in_the_source_entry(acme, quoted, accept, run_on_commit):
     Pair.objects.filter(code="EUR/USDC").update(platform_fixed_fee=Decimal("1.50"))
-    income = fee_account("EUR").balance
+    income = fee_income("EUR")
     exchange_id = quoted(buy_body(acme, "1000.00"))
     body = run_on_commit(lambda: accept(exchange_id)).json()
     assert body["fee"] == "1.50"
-    assert fee_account("EUR").balance == income + Decimal("1.50")
+    assert fee_income("EUR") == income + Decimal("1.50")
     source_entry = JournalEntry.objects.get(pk=body["source_transaction_id"])
     assert sorted(source_entry.postings.values_list("amount", flat=True)) == [
         Decimal("-1000.00"),

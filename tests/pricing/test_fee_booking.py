@@ -93,10 +93,12 @@ def test_a_confirmed_buy_books_its_fees_in_the_same_entry_as_the_debit(
     assert entry == {
         acme.eur_master.ledger_account.code: D("-1000.00"),
         f"clearing:EUR:{acme.customer.pk}": D("997.00"),
-        "fees:EUR": D("3.00"),
+        f"fees:EUR:{acme.customer.pk}": D("3.00"),
     }
-    assert balance(services.fee_account("EUR")) == D("3.00")
-    fee_account = services.fee_account("EUR")
+    assert services.fee_income("EUR") == D("3.00")
+    # The customer's own fee-income account: customers paying fees at once share no row.
+    fee_account = services.fee_account("EUR", owner=acme.customer.pk)
+    assert balance(fee_account) == D("3.00")
     assert fee_account.kind == LedgerAccount.Kind.FEES and not fee_account.allow_negative
 
 
@@ -124,10 +126,10 @@ def test_a_rejected_buy_refunds_the_fees_too(
     assert postings(quoted["quoteId"], Kind.REFUND) == {
         acme.eur_master.ledger_account.code: D("1000.00"),
         desk["eur"].ledger_account.code: D("-997.00"),
-        "fees:EUR": D("-3.00"),
+        f"fees:EUR:{acme.customer.pk}": D("-3.00"),
     }
     assert balance(acme.eur_master.ledger_account) == before
-    assert balance(services.fee_account("EUR")) == 0
+    assert services.fee_income("EUR") == 0
     assert balance(desk["eur"].ledger_account) == treasury
 
 
@@ -137,7 +139,7 @@ def test_a_buy_failed_before_the_bank_settled_refunds_the_fees_from_clearing(
     before = balance(acme.eur_master.ledger_account)
     quoted = quote_and_confirm(acme, buy(acme), django_capture_on_commit_callbacks, execute=False)
     services.order_fail(order_id=quoted["quoteId"], reason="The bank refused the debit.")
-    assert postings(quoted["quoteId"], Kind.REFUND)["fees:EUR"] == D("-3.00")
+    assert postings(quoted["quoteId"], Kind.REFUND)[f"fees:EUR:{acme.customer.pk}"] == D("-3.00")
     assert balance(acme.eur_master.ledger_account) == before
     assert balance(clearing_account("EUR", owner=acme.customer.pk)) == 0
 
@@ -152,7 +154,7 @@ def test_a_completed_buy_keeps_its_fees(
     assert order.status == Status.COMPLETED
     # 997.00 * 1.0746 = 1071.3762 USDC delivered; the fees stay as income.
     assert order.final_destination_amount == D("1071.376200")
-    assert balance(services.fee_account("EUR")) == D("3.00")
+    assert services.fee_income("EUR") == D("3.00")
 
 
 def test_a_sell_books_its_usdc_fees_at_settlement(
@@ -176,7 +178,7 @@ def test_a_sell_books_its_usdc_fees_at_settlement(
         ],
     }
     # Confirmed: the USDC is held in the wallet (nothing sent yet), no fee booked.
-    assert balance(services.fee_account("USDC")) == 0
+    assert services.fee_income("USDC") == 0
     assert balance(acme.wallet.ledger_account) == wallet - D("500.000000")
     held = LedgerAccount.objects.get(held_for_id=acme.wallet.ledger_account_id)
     assert balance(held) == D("500.000000")
@@ -188,11 +190,11 @@ def test_a_sell_books_its_usdc_fees_at_settlement(
     entry = postings(order.pk, Kind.ORDER_SETTLEMENT)
     assert entry[held.code] == D("-500.000000")  # the collect consumes the hold
     assert entry[desk["usdc"].ledger_account.code] == D("497.340000")
-    assert entry["fees:USDC"] == D("2.660000")
+    assert entry[f"fees:USDC:{acme.customer.pk}"] == D("2.660000")
     # 497.34 * 0.921296 = 458.19735... -> 458.19 EUR (down)
     assert order.final_destination_amount == D("458.19")
     assert entry[acme.eur_master.ledger_account.code] == D("458.19")
-    assert balance(services.fee_account("USDC")) == D("2.660000")
+    assert services.fee_income("USDC") == D("2.660000")
     assert balance(acme.wallet.ledger_account) == wallet - D("500.000000")
     assert balance(held) == 0
     assert balance(desk["usdc"].ledger_account) == treasury + D("497.340000")
@@ -201,7 +203,7 @@ def test_a_sell_books_its_usdc_fees_at_settlement(
 def test_a_rejected_sell_books_no_fee(fees, acme, operator, django_capture_on_commit_callbacks):
     quoted = quote_and_confirm(acme, sell(acme), django_capture_on_commit_callbacks)
     services.order_reject(order_id=quoted["quoteId"], actor=ops(operator), reason="No")
-    assert balance(services.fee_account("USDC")) == 0
+    assert services.fee_income("USDC") == 0
     kinds = JournalEntry.objects.filter(reference_id=quoted["quoteId"]).values_list("kind")
     assert sorted(k for (k,) in kinds) == [Kind.HOLD, Kind.HOLD_RELEASE]
 
@@ -223,3 +225,44 @@ def test_a_fixed_destination_buy_delivers_exactly_its_destination_at_approval(
     assert balance(acme.wallet.ledger_account) == wallet + D("1000.000000")
     shown = acme.client().get(f"/api/v1/otc-exchanges/{order.pk}").json()["data"]
     assert (shown["status"], shown["destinationAmount"]) == ("completed", "1000.000000")
+
+
+# --- fee income per customer (issue 12: no shared hot row) -----------------------------------
+
+
+def test_each_customer_books_fees_to_an_account_of_their_own(
+    fees, acme, globex, django_capture_on_commit_callbacks
+):
+    """Two customers' buys with fees lock no common fee row (each confirm's entry books to
+    the customer's own fee-income account); the desk's fee income is their sum."""
+    pair = Pair.objects.get(code="EUR/USDC")
+    CustomerFeeSchedule.objects.create(customer=globex.customer, pair=pair, percentage_bps=10)
+    mine = quote_and_confirm(acme, buy(acme), django_capture_on_commit_callbacks, execute=False)
+    theirs = quote_and_confirm(
+        globex, buy(globex), django_capture_on_commit_callbacks, execute=False
+    )
+    acme_fees = postings(mine["quoteId"], Kind.ORDER_DEBIT)
+    globex_fees = postings(theirs["quoteId"], Kind.ORDER_DEBIT)
+    assert acme_fees[f"fees:EUR:{acme.customer.pk}"] == D("3.00")
+    assert globex_fees[f"fees:EUR:{globex.customer.pk}"] == D("3.00")
+    assert not any(code == "fees:EUR" for code in {*acme_fees, *globex_fees})
+    assert services.fee_income("EUR") == D("6.00")
+
+
+def test_a_refund_takes_the_fees_back_from_the_account_they_were_booked_to(
+    fees, acme, desk, operator, monkeypatch, django_capture_on_commit_callbacks
+):
+    """An order whose fees went to the desk-wide account (confirmed before customers had
+    their own) is refunded from that account, not from the customer's new one."""
+    real = services.fee_account
+    with monkeypatch.context() as before_per_customer_accounts:
+        before_per_customer_accounts.setattr(
+            services, "fee_account", lambda currency, owner=None, create=True: real(currency)
+        )
+        quoted = quote_and_confirm(acme, buy(acme), django_capture_on_commit_callbacks)
+    shared = services.fee_account("EUR")
+    assert postings(quoted["quoteId"], Kind.ORDER_DEBIT)["fees:EUR"] == D("3.00")
+    services.order_reject(order_id=quoted["quoteId"], actor=ops(operator), reason="KYC")
+    assert postings(quoted["quoteId"], Kind.REFUND)["fees:EUR"] == D("-3.00")
+    assert balance(shared) == 0
+    assert not LedgerAccount.objects.filter(code=f"fees:EUR:{acme.customer.pk}").exists()

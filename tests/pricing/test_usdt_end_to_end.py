@@ -68,8 +68,8 @@ def holdings(desk, acme) -> dict[str, Decimal]:
         "treasury_eur": balance(desk["eur"].ledger_account),
         "treasury_usdt": balance(wallet_holding_account(desk["usdc"], "USDT")),
         "treasury_usdc": balance(desk["usdc"].ledger_account),
-        "fees_eur": balance(services.fee_account("EUR")),
-        "fees_usdt": balance(services.fee_account("USDT")),
+        "fees_eur": services.fee_income("EUR"),
+        "fees_usdt": services.fee_income("USDT"),
     }
 
 
