@@ -10,6 +10,7 @@ from django.db import connection
 from accounts.ledger import deposit, withdraw
 from otc.models import Order, Status
 from tests import factories
+from tests.holds.test_sell_holds import sell_quote
 from tests.otc.test_api_support import new_key
 from wallets.models import Wallet
 from wallets.providers import SimulatedCustody
@@ -17,7 +18,6 @@ from wallets.providers import SimulatedCustody
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ORDERS = "/api/v1/otc-exchanges"
-QUOTE = "/api/v1/otc-exchanges/quote"
 
 
 @pytest.fixture
@@ -32,21 +32,6 @@ def asked_in_transaction(monkeypatch):
 
     monkeypatch.setattr(SimulatedCustody, "balance", balance)
     return calls
-
-
-def sell_quote(world, wallet, amount: str) -> str:
-    response = world.client().post(
-        QUOTE,
-        {
-            "side": "sell",
-            "sourceUtilaWalletId": str(wallet.pk),
-            "destinationFrAccountId": str(world.eur_master.pk),
-            "sourceAmountUsdc": amount,
-        },
-        format="json",
-    )
-    assert response.status_code == 200, response.content
-    return response.json()["data"]["quoteId"]
 
 
 def confirm(world, quote_id: str, key: str):
