@@ -139,4 +139,51 @@ def clone_orders(template: Order, count: int, *, overrides: dict[str, str] | Non
                 f"WHERE c.{_quoted(order_column)} = %s",
                 [template.pk],
             )
+        _clone_events(cursor, template)
     return count
+
+
+# Where an order's event shows the fields a clone changes, per kind (its id and its times).
+_EVENT_FIELDS = {
+    "otc": {
+        "id": "id",
+        "createdAt": "created_at",
+        "updatedAt": "updated_at",
+        "ttlExpiresAt": "ttl_expires_at",
+    },
+    "market": {
+        "id": "id",
+        "created_at": "created_at",
+        "updated_at": "updated_at",
+        "quote_expires_at": "ttl_expires_at",
+    },
+}
+
+
+def _clone_events(cursor, template: Order) -> None:
+    """The template's outbox events, copied for every clone in ``bench_new_orders`` with the
+    clone's id and times, as the desk would have written them (an order's last event is what
+    the quote sweep derives its expiry event from)."""
+    from otc.webhooks.models import Event
+
+    fields = _EVENT_FIELDS[template.kind]
+    shown = ", ".join(
+        f"'{key}', "
+        + (
+            "o.id::text"
+            if column == "id"
+            else f"to_char(o.{_quoted(column)} AT TIME ZONE 'UTC', "
+            '\'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"\')'
+        )
+        for key, column in fields.items()
+    )
+    events = _quoted(Event._meta.db_table)
+    orders = _quoted(Order._meta.db_table)
+    cursor.execute(
+        f"INSERT INTO {events} (id, customer_id, type, order_id, data, created_at, txid) "  # noqa: S608
+        f"SELECT gen_random_uuid(), e.customer_id, e.type, o.id, "
+        f"e.data || jsonb_build_object({shown}), e.created_at, e.txid "
+        f"FROM {events} e, bench_new_orders n JOIN {orders} o ON o.id = n.id "
+        "WHERE e.order_id = %s",
+        [template.pk],
+    )

@@ -253,6 +253,13 @@ class Order(ConcurrentTransitionMixin, models.Model):
         indexes = [
             models.Index(fields=["customer", "-created_at"]),
             models.Index(fields=["customer", "confirmed_at"]),
+            # The open quotes by TTL, and only they: the quote sweep takes the oldest stale
+            # batch in one short index range, however many orders the desk has.
+            models.Index(
+                fields=["ttl_expires_at"],
+                condition=Q(status__in=OPEN_QUOTE),
+                name="otc_order_open_quote_ttl",
+            ),
         ]
         permissions = [("approve_order", "Can approve and reject orders (operator console)")]
         constraints = [

@@ -873,22 +873,36 @@ def _transition_of(method) -> tuple[list[str], str]:
     return sorted(transitions), targets.pop()
 
 
-# One statement takes a batch of stale open quotes (oldest first; rows another transaction
-# holds are skipped: it is confirming, cancelling or requoting them, and the next sweep sees
-# them again), locks them, and moves them to the transition's target, returning each whole
-# row and the status it left.
+def _sql_literals(values: list[str]) -> str:
+    """``'a', 'b'``: statuses (code constants, never input) written into a statement, so the
+    planner can match it against a partial index's predicate."""
+    if not all(value.isidentifier() for value in values):
+        raise ValueError(f"not a status: {values!r}")
+    return ", ".join(f"'{value}'" for value in values)
+
+
+# One statement takes a batch of stale open quotes (oldest first, from the open-quote TTL
+# index; rows another transaction holds are skipped: it is confirming, cancelling or
+# requoting them, and the next sweep sees them again), locks them, moves them to the
+# transition's target and writes each one's timeline row, returning how many and, as one JSON
+# document (``events.StatusChanges``), what each one's outbox event needs: who, which kind,
+# the status it left and its ``updated_at`` before. The transition's sources are written in
+# as literals (``Order``'s open-quote index has the same predicate), and the update finds the
+# batch by primary key.
 _EXPIRE_SQL = """
 WITH stale AS (
-    SELECT id, status AS previous_status FROM otc_order
-    WHERE status = ANY(%(sources)s) AND ttl_expires_at <= %(now)s
+    SELECT id, status AS previous_status, updated_at AS previous_updated_at FROM otc_order
+    WHERE status IN ({sources}) AND ttl_expires_at <= %(now)s
     ORDER BY ttl_expires_at
     LIMIT %(batch)s
     FOR UPDATE SKIP LOCKED
 ),
 expired AS (
     UPDATE otc_order SET status = %(target)s, updated_at = %(stamp)s
-    FROM stale WHERE otc_order.id = stale.id
-    RETURNING otc_order.*, stale.previous_status
+    FROM stale
+    WHERE otc_order.id = ANY(ARRAY(SELECT id FROM stale)) AND otc_order.id = stale.id
+    RETURNING otc_order.id, otc_order.customer_id, otc_order.kind, stale.previous_status,
+              stale.previous_updated_at
 ),
 timeline AS (
     INSERT INTO otc_ordertransition
@@ -897,7 +911,10 @@ timeline AS (
            %(reason)s, %(stamp)s
     FROM expired
 )
-SELECT * FROM expired
+SELECT count(*), coalesce(json_agg(json_build_object(
+    'order_id', id, 'customer_id', customer_id, 'kind', kind,
+    'previous_status', previous_status, 'previous_updated_at', previous_updated_at)), '[]')::text
+FROM expired
 """
 
 
@@ -908,66 +925,39 @@ def quotes_expire(*, now=None, actor: Actor | None = None, batch_size: int = 500
     source states and the target come from ``Order.expire``'s declaration (which has no
     conditions and no body), each row is locked and its status re-checked under the lock in
     the same statement (what ``can_proceed`` under ``select_for_update`` does), every order
-    gets its timeline row and its outbox event in the same transaction, in one statement
-    each. ``expire`` changes nothing but the status, so no other field can be lost; a row
-    that changed meanwhile (confirmed, cancelled, requoted) no longer matches and is left."""
+    gets its timeline row in that statement and its outbox event in the same transaction.
+    ``expire`` changes nothing but the status (and ``updated_at``), so no other field can be
+    lost, and the outbox may derive each event from the order's last one (see
+    ``events.orders_status_changed``); a row that changed meanwhile (confirmed, cancelled,
+    requoted) no longer matches and is left."""
     now = now or timezone.now()
     actor = actor or Actor.system("quote-sweeper")
     if connection.vendor != "postgresql":
         return _quotes_expire_row_by_row(now=now, actor=actor, batch_size=batch_size)
     sources, target = _transition_of(Order.expire)
-    with transaction.atomic():
-        expired = list(
-            Order.objects.raw(
-                _EXPIRE_SQL,
-                {
-                    "sources": sources,
-                    "target": target,
-                    "now": now,
-                    "stamp": timezone.now(),
-                    "batch": batch_size,
-                    # Each order's timeline row, written by the same statement.
-                    "actor_user": actor.user.pk if actor.user else None,
-                    "actor": actor.label,
-                    "channel": actor.channel,
-                    "reason": _EXPIRE_REASON,
-                },
-            )
+    stamp = timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            _EXPIRE_SQL.format(sources=_sql_literals(sources)),
+            {
+                "target": target,
+                "now": now,
+                "stamp": stamp,
+                "batch": batch_size,
+                # Each order's timeline row, written by the same statement.
+                "actor_user": actor.user.pk if actor.user else None,
+                "actor": actor.label,
+                "channel": actor.channel,
+                "reason": _EXPIRE_REASON,
+            },
         )
-        if not expired:
-            return 0
-        pairs = {pair.pk: pair for pair in Pair.objects.all()}
-        for order in expired:
-            order.pair = pairs[order.pair_id]
-        _attach_fee_lines(expired)
-        events.orders_transitioned(
-            transitions=[(order, order.previous_status) for order in expired]
-        )
-    return len(expired)
+        count, document = cursor.fetchone()
+        changes = events.StatusChanges(document, count)
+        events.orders_status_changed(changes=changes, status=target, at=stamp)
+    return count
 
 
 _EXPIRE_REASON = "Quote TTL passed."
-
-
-def _attach_fee_lines(orders: list[Order]) -> None:
-    """``prefetch_related_objects(orders, fee_lines())`` for a large batch in one statement
-    with one array parameter (the prefetch's ``IN`` list of thousands of ids cost more to
-    build than to run)."""
-    fields, columns = _columns(OrderFee, "f")
-    lines: dict = {order.pk: [] for order in orders}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {columns} FROM otc_orderfee f WHERE f.order_id = ANY(%s) "  # noqa: S608
-            "ORDER BY f.order_id, f.position",
-            [list(lines)],
-        )
-        for row in cursor.fetchall():
-            line = _instance(OrderFee, fields, row)
-            lines[line.order_id].append(line)
-    for order in orders:
-        cached = OrderFee.objects.none()
-        cached._result_cache = lines[order.pk]
-        order._prefetched_objects_cache = {"fees": cached}
 
 
 def _quotes_expire_row_by_row(*, now, actor: Actor, batch_size: int) -> int:

@@ -35,7 +35,9 @@ from standardwebhooks import Webhook
 from accounts.errors import error
 from accounts.models import Customer
 from otc import onestatement
-from otc.models import Status
+from otc.models import Kind, Order, Status
+from otc.representations import exchange_representation, iso_ms, order_representation
+from otc.selectors import fee_lines
 
 from .models import TEST_EVENT, WILDCARD, Delivery, DeliveryAttempt, Event, WebhookEndpoint
 from .urlguard import UrlNotAllowed, resolve_target
@@ -152,8 +154,6 @@ def signature_headers(
 
 
 def event_body(event: Event) -> str:
-    from otc.representations import iso_ms
-
     payload = {
         "id": str(event.id),
         "type": event.type,
@@ -309,21 +309,38 @@ def event_emit(
     return event
 
 
-def _order_event(order, previous_status: str) -> NewEvent:
-    """``otc_order.<status>`` with the order as the API shows it; a market exchange's
-    ``exchange.<status>`` with the exchange as ``/exchanges`` shows it (snake_case)."""
-    from otc.models import Kind
-    from otc.representations import exchange_representation, order_representation
+@dataclass(frozen=True)
+class OrderEventShape:
+    """How an order's events look, per kind: the type's prefix (``<prefix>.<status>``), and
+    where the order's representation carries its status, its last change and, in the event,
+    the status it left (with the case statuses are written in)."""
 
-    if order.kind == Kind.MARKET:
-        data = exchange_representation(order) | {"previous_status": previous_status.upper() or None}
-        kind = "exchange"
-    else:
-        data = order_representation(order) | {"previousStatus": previous_status or None}
-        kind = "otc_order"
+    prefix: str
+    status_key: str
+    updated_key: str
+    previous_key: str
+    upper_case: bool
+
+    def status(self, value: str) -> str | None:
+        return (value.upper() if self.upper_case else value) or None
+
+
+ORDER_EVENT_SHAPES = {
+    # ``otc_order.<status>``: the order as the API shows it.
+    Kind.OTC: OrderEventShape("otc_order", "status", "updatedAt", "previousStatus", False),
+    # ``exchange.<status>``: a market exchange as ``/exchanges`` shows it (snake_case).
+    Kind.MARKET: OrderEventShape("exchange", "status", "updated_at", "previous_status", True),
+}
+ORDER_REPRESENTATIONS = {Kind.OTC: order_representation, Kind.MARKET: exchange_representation}
+
+
+def _order_event(order, previous_status: str) -> NewEvent:
+    shape = ORDER_EVENT_SHAPES[order.kind]
+    data = ORDER_REPRESENTATIONS[order.kind](order)
+    data[shape.previous_key] = shape.status(previous_status)
     return NewEvent(
         customer_id=order.customer_id,
-        type=f"{kind}.{order.status}",
+        type=f"{shape.prefix}.{order.status}",
         data=data,
         order_id=order.pk,
     )
@@ -336,6 +353,106 @@ def order_event_emit(*, order, previous_status: str) -> Event:
 def order_events_emit(*, transitions: list[tuple]) -> list[Event]:
     """One event per ``(order, previous_status)``, all in one statement."""
     return events_emit([_order_event(order, previous) for order, previous in transitions])
+
+
+# The events of orders whose status alone changed (the quote sweep), derived from each
+# order's last event in one statement: its data with the new status, the new ``updated_at``
+# and the status left written over it. Only where that event still shows the order as it was
+# before the change (its status and its ``updated_at`` are the order's before): every write
+# to an order goes through ``save()`` or a transition, both of which move ``updated_at``, and
+# every transition writes an event. The deliveries to every subscribed endpoint go in the same
+# statement, as in ``_EMIT_SQL``.
+_EMIT_FROM_LAST_SQL = """
+WITH change AS (
+    SELECT * FROM jsonb_to_recordset(%(changes)s::jsonb) AS c(order_id uuid, customer_id uuid,
+        kind text, previous_status text, previous_updated_at timestamptz)
+),
+shape AS (
+    SELECT * FROM jsonb_to_recordset(%(shapes)s::jsonb) AS s(kind text, prefix text,
+        status_key text, updated_key text, previous_key text, upper_case boolean)
+),
+event AS (
+    INSERT INTO webhooks_event (id, customer_id, type, order_id, data, created_at, txid)
+    SELECT gen_random_uuid(), c.customer_id, shape.prefix || '.' || %(status)s, c.order_id,
+           last.data || jsonb_build_object(
+               shape.status_key,
+               CASE WHEN shape.upper_case THEN upper(%(status)s) ELSE %(status)s END,
+               shape.updated_key, %(at_shown)s::text,
+               shape.previous_key,
+               NULLIF(CASE WHEN shape.upper_case THEN upper(c.previous_status)
+                           ELSE c.previous_status END, '')),
+           %(at)s, pg_current_xact_id()::text::bigint
+    FROM change c
+    JOIN shape ON shape.kind = c.kind
+    JOIN LATERAL (
+        SELECT e.data FROM webhooks_event e
+        WHERE e.order_id = c.order_id
+        ORDER BY e.created_at DESC, e.id DESC
+        LIMIT 1
+    ) last ON true
+    WHERE last.data ->> shape.status_key
+              = CASE WHEN shape.upper_case THEN upper(c.previous_status) ELSE c.previous_status END
+      AND last.data ->> shape.updated_key
+              = to_char(c.previous_updated_at AT TIME ZONE 'UTC',
+                        'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+    RETURNING id, customer_id, type, order_id
+),
+delivery AS (
+    INSERT INTO webhooks_delivery (id, event_id, endpoint_id, status, attempt_count,
+        next_attempt_at, last_error, created_at, updated_at)
+    SELECT gen_random_uuid(), event.id, endpoint.id, %(pending)s, 0, %(at)s, '', %(at)s, %(at)s
+    FROM event JOIN webhooks_webhookendpoint endpoint
+      ON endpoint.customer_id = event.customer_id AND endpoint.enabled
+     AND (endpoint.events @> jsonb_build_array(%(wildcard)s::text)
+          OR endpoint.events @> jsonb_build_array(event.type::text))
+    RETURNING id
+)
+SELECT c.order_id, NULL FROM change c
+WHERE NOT EXISTS (SELECT FROM event WHERE event.order_id = c.order_id)
+UNION ALL
+SELECT NULL, id FROM delivery
+"""
+
+
+def order_status_events_emit(*, changes, status: str, at: datetime) -> None:
+    """The events of ``changes`` (``otc.events.StatusChanges``: orders moved to ``status``
+    with ``updated_at = at`` and nothing else changed), in the caller's transaction: derived
+    from each order's last event in one statement, or, for an order whose last event no
+    longer shows it as it was (or is gone), rendered from the order itself."""
+    if not len(changes):
+        return
+    if connection.vendor != "postgresql":
+        _status_events_rendered({c.order_id for c in changes.rows}, changes)
+        return
+    shapes = [{"kind": kind, **vars(shape)} for kind, shape in ORDER_EVENT_SHAPES.items()]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _EMIT_FROM_LAST_SQL,
+            {
+                "changes": changes.document,
+                "shapes": json.dumps(shapes),
+                "status": status,
+                "at": at,
+                "at_shown": iso_ms(at),
+                "pending": Delivery.Status.PENDING,
+                "wildcard": WILDCARD,
+            },
+        )
+        rows = cursor.fetchall()
+    delivery_ids = [str(delivery_id) for _, delivery_id in rows if delivery_id is not None]
+    if delivery_ids:
+        transaction.on_commit(partial(_enqueue, delivery_ids), robust=True)
+    rest = {order_id for order_id, _ in rows if order_id is not None}
+    if rest:
+        _status_events_rendered(rest, changes)
+
+
+def _status_events_rendered(order_ids: set, changes) -> None:
+    previous = {c.order_id: c.previous_status for c in changes.rows if c.order_id in order_ids}
+    orders = Order.objects.select_related("pair").prefetch_related(fee_lines())
+    order_events_emit(
+        transitions=[(order, previous[order.pk]) for order in orders.filter(pk__in=order_ids)]
+    )
 
 
 def events_purge(*, now: datetime | None = None) -> int:
