@@ -132,16 +132,14 @@ def _money_trail(order: Order) -> tuple[str | None, str | None]:
     """The ledger entries that moved the order's money (annotated by the selectors; one
     query for an order that was not read through them)."""
     if not hasattr(order, "destination_transaction_id"):
-        from .selectors import money_trail
+        from .selectors import ORDER_MONEY_TRAIL
 
         if order.confirmed_at is None:
             return None, None  # nothing has moved
-        order.source_transaction_id, order.destination_transaction_id = (
-            Order.objects.filter(pk=order.pk)
-            .annotate(**money_trail())
-            .values_list("source_transaction_id", "destination_transaction_id")
-            .get()
-        )
+        trail = ORDER_MONEY_TRAIL.first(order_id=order.pk)
+        if trail is None:
+            raise Order.DoesNotExist(order.pk)
+        order.source_transaction_id, order.destination_transaction_id = trail
     return tuple(
         str(value) if value else None
         for value in (order.source_transaction_id, order.destination_transaction_id)

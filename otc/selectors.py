@@ -7,6 +7,7 @@ from django.db.models import OuterRef, Prefetch, QuerySet, Subquery, UUIDField
 from django.db.models.functions import Coalesce
 
 from accounts import money
+from accounts.compiled import CompiledValues, placeholder_uuid
 from accounts.errors import error
 from accounts.models import Customer, JournalEntry
 
@@ -41,6 +42,18 @@ def money_trail() -> dict:
         ),
         "destination_transaction_id": settled_step(ProviderTransfer.Step.DELIVER),
     }
+
+
+# One order's money trail, compiled once (the annotation's three subqueries cost more to
+# compile than to run; settlement renders an order's event after every step).
+ORDER_MONEY_TRAIL = CompiledValues(
+    lambda order_id: (
+        Order.objects.filter(pk=order_id)
+        .annotate(**money_trail())
+        .values_list("source_transaction_id", "destination_transaction_id")
+    ),
+    order_id=placeholder_uuid(),
+)
 
 
 def _customer_orders_filtered(

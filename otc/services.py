@@ -24,6 +24,7 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from accounts import money
+from accounts.compiled import model_columns, model_instance
 from accounts.errors import DomainError, InsufficientFunds, ProviderUnavailable, error
 from accounts.ledger import (
     clearing_account,
@@ -252,19 +253,6 @@ def _resolve_resources(
     )
 
 
-@functools.cache
-def _columns(model, alias: str) -> tuple[list[str], str]:
-    fields = [f.attname for f in model._meta.concrete_fields]
-    columns = ", ".join(f'{alias}."{f.column}"' for f in model._meta.concrete_fields)
-    return fields, columns
-
-
-def _instance(model, fields: list[str], values: tuple):
-    if values[fields.index(model._meta.pk.attname)] is None:
-        return None
-    return model.from_db("default", fields, values)
-
-
 def _read_resources(
     customer: Customer, fiat_account_id, wallet_id, *, with_daily_used: bool
 ) -> tuple[FiatAccount | None, Wallet | None, Decimal | None]:
@@ -273,11 +261,11 @@ def _read_resources(
     limit (``daily_limits``' figure, in the same statement)."""
     if connection.vendor != "postgresql":
         return _read_resources_orm(customer, fiat_account_id, wallet_id, with_daily_used)
-    fiat_fields, fiat_columns = _columns(FiatAccount, "fiat")
-    wallet_fields, wallet_columns = _columns(Wallet, "wallet")
-    ledger_fields, fiat_ledger_columns = _columns(LedgerAccount, "fiat_ledger")
-    _, wallet_ledger_columns = _columns(LedgerAccount, "wallet_ledger")
-    _, wallet_hold_columns = _columns(LedgerAccount, "wallet_hold")
+    fiat_fields, fiat_columns = model_columns(FiatAccount, "fiat")
+    wallet_fields, wallet_columns = model_columns(Wallet, "wallet")
+    ledger_fields, fiat_ledger_columns = model_columns(LedgerAccount, "fiat_ledger")
+    _, wallet_ledger_columns = model_columns(LedgerAccount, "wallet_ledger")
+    _, wallet_hold_columns = model_columns(LedgerAccount, "wallet_hold")
     used_sql, used_params = "NULL", []
     if with_daily_used:
         used_sql, used_params = _daily_used_sql(customer)
@@ -303,15 +291,15 @@ def _read_resources(
     for width in widths:
         parts.append(row[at : at + width])
         at += width
-    account = _instance(FiatAccount, fiat_fields, parts[0])
+    account = model_instance(FiatAccount, fiat_fields, parts[0])
     if account is not None:
-        account.ledger_account = _instance(LedgerAccount, ledger_fields, parts[1])
-    wallet = _instance(Wallet, wallet_fields, parts[2])
+        account.ledger_account = model_instance(LedgerAccount, ledger_fields, parts[1])
+    wallet = model_instance(Wallet, wallet_fields, parts[2])
     if wallet is not None:
-        wallet.ledger_account = _instance(LedgerAccount, ledger_fields, parts[3])
+        wallet.ledger_account = model_instance(LedgerAccount, ledger_fields, parts[3])
         # What sells hold of it (``held_balance``), None when nothing was ever held.
         LedgerAccount.hold_account.related.set_cached_value(
-            wallet.ledger_account, _instance(LedgerAccount, ledger_fields, parts[4])
+            wallet.ledger_account, model_instance(LedgerAccount, ledger_fields, parts[4])
         )
     used = row[-1]
     return account, wallet, (used or Decimal(0)) if with_daily_used else None
@@ -1287,7 +1275,7 @@ def _locked_order_statement(with_customer_row: bool) -> tuple[str, list[tuple[ty
     aliases += [(FiatAccount, "f"), (Wallet, "w"), (LedgerAccount, "l"), (LedgerAccount, "h")]
     parts, columns = [], []
     for model, alias in aliases:
-        fields, cols = _columns(model, alias)
+        fields, cols = model_columns(model, alias)
         parts.append((model, fields))
         columns.append(cols)
     sql = _LOCKED_ORDER_SQL.format(
@@ -1322,7 +1310,7 @@ def order_locked(order_id: uuid.UUID, *, customer: Customer | None = None) -> Or
         return None
     instances, at = [], 0
     for model, fields in parts:
-        instances.append(_instance(model, fields, row[at : at + len(fields)]))
+        instances.append(model_instance(model, fields, row[at : at + len(fields)]))
         at += len(fields)
     order = instances.pop(0)
     if customer is None:
