@@ -153,6 +153,18 @@ def globex(desk) -> CustomerWorld:
 
 
 @pytest.fixture
+def fees(acme):
+    """acme pays fees on EUR/USDC: the pair's 2.00 platform fee and 10 bps of its own."""
+    from otc.models import CustomerFeeSchedule, Pair
+
+    pair = Pair.objects.get(code="EUR/USDC")
+    pair.platform_fixed_fee = Decimal("2.00")
+    pair.save()
+    CustomerFeeSchedule.objects.create(customer=acme.customer, pair=pair, percentage_bps=10)
+    return pair
+
+
+@pytest.fixture
 def operator(db):
     return factories.UserFactory(username="op-alice", is_staff=True)
 

@@ -181,21 +181,9 @@ def _current_txid() -> int:
         return cursor.fetchone()[0]
 
 
-# Events and their deliveries in one statement (PostgreSQL): the writing transaction's id is
-# taken inside the INSERT, and the endpoints subscribed to each type are read in the same
-# statement (the snapshot the caller's transaction would read them with), so a transition
-# pays one round trip for its outbox entry however many endpoints there are, and a batch of
-# transitions (the quote sweep) one for all of theirs.
-_EMIT_SQL = """
-WITH event AS (
-    INSERT INTO webhooks_event (id, customer_id, type, order_id, data, created_at, txid)
-    SELECT (e.item->>'id')::uuid, (e.item->>'customer_id')::uuid, e.item->>'type',
-           (e.item->>'order_id')::uuid, e.item->'data', %(now)s,
-           pg_current_xact_id()::text::bigint
-    FROM jsonb_array_elements(%(events)s::jsonb) WITH ORDINALITY AS e(item, n)
-    ORDER BY e.n
-    RETURNING id, customer_id, type
-)
+# The deliveries of a statement's ``event`` rows (id, customer_id, type): one to every enabled
+# endpoint of the event's customer that wants its type, stamped ``%(now)s``.
+_DELIVERIES_SQL = """
 INSERT INTO webhooks_delivery (id, event_id, endpoint_id, status, attempt_count,
     next_attempt_at, last_error, created_at, updated_at)
 SELECT gen_random_uuid(), event.id, endpoint.id, %(pending)s, 0, %(now)s, '', %(now)s, %(now)s
@@ -205,6 +193,23 @@ FROM event JOIN webhooks_webhookendpoint endpoint
       OR endpoint.events @> jsonb_build_array(event.type::text))
 RETURNING id
 """
+
+# Events and their deliveries in one statement (PostgreSQL): the writing transaction's id is
+# taken inside the INSERT, and the endpoints subscribed to each type are read in the same
+# statement (the snapshot the caller's transaction would read them with), so a transition
+# pays one round trip for its outbox entry however many endpoints there are, and a batch of
+# transitions (the quote sweep) one for all of theirs.
+_EMIT_SQL = f"""
+WITH event AS (
+    INSERT INTO webhooks_event (id, customer_id, type, order_id, data, created_at, txid)
+    SELECT (e.item->>'id')::uuid, (e.item->>'customer_id')::uuid, e.item->>'type',
+           (e.item->>'order_id')::uuid, e.item->'data', %(now)s,
+           pg_current_xact_id()::text::bigint
+    FROM jsonb_array_elements(%(events)s::jsonb) WITH ORDINALITY AS e(item, n)
+    ORDER BY e.n
+    RETURNING id, customer_id, type
+)
+{_DELIVERIES_SQL}"""  # noqa: S608 - constants only
 
 
 @dataclass(frozen=True)
@@ -360,9 +365,8 @@ def order_events_emit(*, transitions: list[tuple]) -> list[Event]:
 # and the status left written over it. Only where that event still shows the order as it was
 # before the change (its status and its ``updated_at`` are the order's before): every write
 # to an order goes through ``save()`` or a transition, both of which move ``updated_at``, and
-# every transition writes an event. The deliveries to every subscribed endpoint go in the same
-# statement, as in ``_EMIT_SQL``.
-_EMIT_FROM_LAST_SQL = """
+# every transition writes an event. The deliveries go in the same statement.
+_EMIT_FROM_LAST_SQL = f"""
 WITH change AS (
     SELECT * FROM jsonb_to_recordset(%(changes)s::jsonb) AS c(order_id uuid, customer_id uuid,
         kind text, previous_status text, previous_updated_at timestamptz)
@@ -381,7 +385,7 @@ event AS (
                shape.previous_key,
                NULLIF(CASE WHEN shape.upper_case THEN upper(c.previous_status)
                            ELSE c.previous_status END, '')),
-           %(at)s, pg_current_xact_id()::text::bigint
+           %(now)s, pg_current_xact_id()::text::bigint
     FROM change c
     JOIN shape ON shape.kind = c.kind
     JOIN LATERAL (
@@ -397,21 +401,12 @@ event AS (
                         'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
     RETURNING id, customer_id, type, order_id
 ),
-delivery AS (
-    INSERT INTO webhooks_delivery (id, event_id, endpoint_id, status, attempt_count,
-        next_attempt_at, last_error, created_at, updated_at)
-    SELECT gen_random_uuid(), event.id, endpoint.id, %(pending)s, 0, %(at)s, '', %(at)s, %(at)s
-    FROM event JOIN webhooks_webhookendpoint endpoint
-      ON endpoint.customer_id = event.customer_id AND endpoint.enabled
-     AND (endpoint.events @> jsonb_build_array(%(wildcard)s::text)
-          OR endpoint.events @> jsonb_build_array(event.type::text))
-    RETURNING id
-)
+delivery AS ({_DELIVERIES_SQL})
 SELECT c.order_id, NULL FROM change c
 WHERE NOT EXISTS (SELECT FROM event WHERE event.order_id = c.order_id)
 UNION ALL
 SELECT NULL, id FROM delivery
-"""
+"""  # noqa: S608 - constants only
 
 
 def order_status_events_emit(*, changes, status: str, at: datetime) -> None:
@@ -432,7 +427,7 @@ def order_status_events_emit(*, changes, status: str, at: datetime) -> None:
                 "changes": changes.document,
                 "shapes": json.dumps(shapes),
                 "status": status,
-                "at": at,
+                "now": at,
                 "at_shown": iso_ms(at),
                 "pending": Delivery.Status.PENDING,
                 "wildcard": WILDCARD,

@@ -23,15 +23,6 @@ D = Decimal
 Kind = JournalEntry.Kind
 
 
-@pytest.fixture
-def fees(acme):
-    pair = Pair.objects.get(code="EUR/USDC")
-    pair.platform_fixed_fee = D("2.00")
-    pair.save()
-    CustomerFeeSchedule.objects.create(customer=acme.customer, pair=pair, percentage_bps=10)
-    return pair
-
-
 def balance(account: LedgerAccount) -> Decimal:
     return LedgerAccount.objects.get(pk=account.pk).balance
 

@@ -12,21 +12,13 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from otc import services
-from otc.models import Channel, CustomerFeeSchedule, FixedSide, Kind, Order, Pair, Side, Status
+from otc.models import Channel, FixedSide, Kind, Order, Side, Status
 from otc.webhooks.models import Delivery, Event
 from otc.webhooks.services import _order_event, endpoint_create
 
 pytestmark = pytest.mark.django_db
 
 ACTOR = services.Actor(label="test", channel=Channel.API)
-
-
-@pytest.fixture
-def fees(acme):
-    pair = Pair.objects.get(code="EUR/USDC")
-    pair.platform_fixed_fee = Decimal("2.00")
-    pair.save()
-    CustomerFeeSchedule.objects.create(customer=acme.customer, pair=pair, percentage_bps=10)
 
 
 def quote(world, side=Side.BUY, amount="1000.00", **options) -> Order:
