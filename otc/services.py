@@ -889,20 +889,17 @@ expired AS (
     UPDATE otc_order SET status = %(target)s, updated_at = %(stamp)s
     FROM stale
     WHERE otc_order.id = ANY(ARRAY(SELECT id FROM stale)) AND otc_order.id = stale.id
-    RETURNING otc_order.id, otc_order.customer_id, otc_order.kind, stale.previous_status,
-              stale.previous_updated_at
+    RETURNING otc_order.id AS order_id, otc_order.customer_id, otc_order.kind,
+              stale.previous_status, stale.previous_updated_at
 ),
 timeline AS (
     INSERT INTO otc_ordertransition
         (order_id, from_status, to_status, actor_user_id, actor, channel, reason, created_at)
-    SELECT id, previous_status, %(target)s, %(actor_user)s, %(actor)s, %(channel)s,
+    SELECT order_id, previous_status, %(target)s, %(actor_user)s, %(actor)s, %(channel)s,
            %(reason)s, %(stamp)s
     FROM expired
 )
-SELECT count(*), coalesce(json_agg(json_build_object(
-    'order_id', id, 'customer_id', customer_id, 'kind', kind,
-    'previous_status', previous_status, 'previous_updated_at', previous_updated_at)), '[]')::text
-FROM expired
+SELECT count(*), coalesce(json_agg(expired), '[]')::text FROM expired
 """
 
 

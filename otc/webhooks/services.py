@@ -368,7 +368,7 @@ def order_events_emit(*, transitions: list[tuple]) -> list[Event]:
 # every transition writes an event. The deliveries go in the same statement.
 _EMIT_FROM_LAST_SQL = f"""
 WITH change AS (
-    SELECT * FROM jsonb_to_recordset(%(changes)s::jsonb) AS c(order_id uuid, customer_id uuid,
+    SELECT * FROM json_to_recordset(%(changes)s::json) AS c(order_id uuid, customer_id uuid,
         kind text, previous_status text, previous_updated_at timestamptz)
 ),
 shape AS (
