@@ -87,12 +87,11 @@ class CompiledValues:
         return sql, list(params), slots, compiler, converters
 
     def rows(self, **arguments: Any) -> list[tuple]:
-        queryset_db = "default"
-        connection = connections[queryset_db]
+        connection = connections["default"]
         if connection.vendor != "postgresql":
             return list(self.build(**arguments))
         if self._compiled is None:
-            self._compiled = self._compile(queryset_db)
+            self._compiled = self._compile("default")
         sql, template, slots, compiler, converters = self._compiled
         params = list(template)
         for name, positions in slots.items():

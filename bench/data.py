@@ -164,17 +164,12 @@ def _clone_events(cursor, template: Order) -> None:
     """The template's outbox events, copied for every clone in ``bench_new_orders`` with the
     clone's id and times, as the desk would have written them (an order's last event is what
     the quote sweep derives its expiry event from)."""
+    from otc.representations import iso_ms_sql
     from otc.webhooks.models import Event
 
     fields = _EVENT_FIELDS[template.kind]
     shown = ", ".join(
-        f"'{key}', "
-        + (
-            "o.id::text"
-            if column == "id"
-            else f"to_char(o.{_quoted(column)} AT TIME ZONE 'UTC', "
-            '\'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"\')'
-        )
+        f"'{key}', " + ("o.id::text" if column == "id" else iso_ms_sql(f"o.{_quoted(column)}"))
         for key, column in fields.items()
     )
     events = _quoted(Event._meta.db_table)

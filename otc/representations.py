@@ -29,6 +29,12 @@ def iso_ms(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
+def iso_ms_sql(expression: str) -> str:
+    """``iso_ms`` in PostgreSQL, for a ``timestamptz`` SQL expression (``to_char``'s ``MS``
+    truncates to the millisecond, as ``iso_ms`` does)."""
+    return f"""to_char(({expression}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"""
+
+
 def error_envelope(code: str, message: str, details: Any = None) -> dict:
     body: dict[str, Any] = {"code": code, "message": message}
     if details:

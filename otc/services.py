@@ -919,11 +919,11 @@ def quotes_expire(*, now=None, actor: Actor | None = None, batch_size: int = 500
     actor = actor or Actor.system("quote-sweeper")
     if connection.vendor != "postgresql":
         return _quotes_expire_row_by_row(now=now, actor=actor, batch_size=batch_size)
-    sources, target = _transition_of(Order.expire)
+    sql, target = _expire_statement()
     stamp = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            _EXPIRE_SQL.format(sources=_sql_literals(sources)),
+            sql,
             {
                 "target": target,
                 "now": now,
@@ -943,6 +943,13 @@ def quotes_expire(*, now=None, actor: Actor | None = None, batch_size: int = 500
 
 
 _EXPIRE_REASON = "Quote TTL passed."
+
+
+@functools.cache
+def _expire_statement() -> tuple[str, str]:
+    """``_EXPIRE_SQL`` with ``Order.expire``'s sources written in, and its target."""
+    sources, target = _transition_of(Order.expire)
+    return _EXPIRE_SQL.format(sources=_sql_literals(sources)), target
 
 
 def _quotes_expire_row_by_row(*, now, actor: Actor, batch_size: int) -> int:

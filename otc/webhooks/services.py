@@ -36,7 +36,12 @@ from accounts.errors import error
 from accounts.models import Customer
 from otc import onestatement
 from otc.models import Kind, Order, Status
-from otc.representations import exchange_representation, iso_ms, order_representation
+from otc.representations import (
+    exchange_representation,
+    iso_ms,
+    iso_ms_sql,
+    order_representation,
+)
 from otc.selectors import fee_lines
 
 from .models import TEST_EVENT, WILDCARD, Delivery, DeliveryAttempt, Event, WebhookEndpoint
@@ -396,9 +401,7 @@ event AS (
     ) last ON true
     WHERE last.data ->> shape.status_key
               = CASE WHEN shape.upper_case THEN upper(c.previous_status) ELSE c.previous_status END
-      AND last.data ->> shape.updated_key
-              = to_char(c.previous_updated_at AT TIME ZONE 'UTC',
-                        'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+      AND last.data ->> shape.updated_key = {iso_ms_sql("c.previous_updated_at")}
     RETURNING id, customer_id, type, order_id
 ),
 delivery AS ({_DELIVERIES_SQL})

@@ -142,3 +142,23 @@ def test_derived_events_are_delivered_to_the_endpoints_that_want_them(acme, glob
     }
     assert not Delivery.objects.filter(endpoint=other).exists()
     assert {d.status for d in Delivery.objects.all()} == {Delivery.Status.PENDING}
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "2026-12-02T14:15:39.184931+00:00",
+        "2026-12-02T23:59:59.999999+00:00",  # truncated, never rounded into the next day
+        "2026-03-29T01:30:00.000500+01:00",  # not UTC
+        "2026-01-01T00:00:00+00:00",
+    ],
+)
+def test_iso_ms_in_sql_is_iso_ms(db, moment):
+    from datetime import datetime
+
+    from otc.representations import iso_ms, iso_ms_sql
+
+    value = datetime.fromisoformat(moment)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {iso_ms_sql('%s::timestamptz')}", [value])
+        assert cursor.fetchone()[0] == iso_ms(value)
