@@ -6,6 +6,8 @@ settlement step makes:
 
 - ``CompiledValues``: a ``values_list`` QuerySet compiled once with placeholder arguments;
   each call sends the same SQL with its own arguments (and the ORM's converters).
+- ``CompiledQuery``: the same for a QuerySet of model instances (``select_related`` and
+  ``select_for_update`` included): the instances are built as the ORM builds them.
 - ``model_columns`` / ``model_instance``: the column list of a model and an instance built
   from a slice of a row, for a hand-written join that reads several models at once.
 
@@ -21,6 +23,7 @@ from typing import Any
 
 from django.db import connections
 from django.db.models import Model, QuerySet
+from django.db.models.query import get_related_populators
 
 
 @functools.cache
@@ -63,18 +66,19 @@ def model_instance(model: type[Model], fields: list[str], values: tuple) -> Mode
     return model.from_db("default", fields, values)
 
 
-class CompiledValues:
-    """``build(**arguments)`` (a ``values_list`` QuerySet) compiled on first use with
-    ``placeholders`` (a value per argument, of its type) and run from then on with each
-    call's arguments in their places. Each argument must reach the SQL as it is (an exact
-    lookup on its field), so it can be found among the compiled parameters."""
+class _Compiled:
+    """A QuerySet ``build(**arguments)`` compiled on first use with ``placeholders`` (a value
+    per argument, of its type) and run from then on with each call's arguments in their
+    places. Each argument must reach the SQL as it is (an exact lookup on its field), so it
+    can be found among the compiled parameters. A QuerySet that locks rows is compiled inside
+    the caller's transaction, as the ORM requires."""
 
     def __init__(self, build: Callable[..., QuerySet], **placeholders: Any) -> None:
         self.build = build
         self.placeholders = placeholders
-        self._compiled: tuple[str, list, dict[str, list[int]], Any, list] | None = None
+        self._compiled: Any = None
 
-    def _compile(self, using: str):
+    def _compile(self, using: str) -> tuple:
         queryset = self.build(**self.placeholders)
         compiler = queryset.query.get_compiler(using=using)
         sql, params = compiler.as_sql()
@@ -83,16 +87,17 @@ class CompiledValues:
             slots[name] = [i for i, param in enumerate(params) if param == value]
             if not slots[name]:
                 raise ValueError(f"{name} does not reach the SQL as it is")
-        converters = compiler.get_converters([column for column, _, _ in compiler.select])
+        converters = compiler.get_converters(
+            [column for column, _, _ in compiler.select[: compiler.col_count]]
+        )
         return sql, list(params), slots, compiler, converters
 
-    def rows(self, **arguments: Any) -> list[tuple]:
+    def _rows(self, arguments: dict[str, Any]) -> tuple[list, Any]:
+        """The converted rows for ``arguments`` and the compiler that compiled the SQL."""
         connection = connections["default"]
-        if connection.vendor != "postgresql":
-            return list(self.build(**arguments))
         if self._compiled is None:
             self._compiled = self._compile("default")
-        sql, template, slots, compiler, converters = self._compiled
+        sql, template, slots, compiler, converters = self._compiled[:5]
         params = list(template)
         for name, positions in slots.items():
             for position in positions:
@@ -102,11 +107,54 @@ class CompiledValues:
             rows = cursor.fetchall()
         if converters:
             rows = [tuple(row) for row in compiler.apply_converters(rows, converters)]
-        return rows
+        return rows, compiler
+
+
+class CompiledValues(_Compiled):
+    """A ``values_list`` QuerySet compiled once (see ``_Compiled``): rows as tuples."""
+
+    def rows(self, **arguments: Any) -> list[tuple]:
+        if connections["default"].vendor != "postgresql":
+            return list(self.build(**arguments))
+        return self._rows(arguments)[0]
 
     def first(self, **arguments: Any) -> tuple | None:
         rows = self.rows(**arguments)
         return rows[0] if rows else None
+
+
+class CompiledQuery(_Compiled):
+    """A QuerySet of model instances compiled once (see ``_Compiled``), ``select_related``
+    rows included: each row becomes its instance and related instances as the ORM's own
+    iterator builds them. No annotations, ``extra`` or ``only``/``defer``."""
+
+    def _compile(self, using: str) -> tuple:
+        compiled = super()._compile(using)
+        compiler = compiled[3]
+        if compiler.annotation_col_map or compiler.query.deferred_loading[0]:
+            raise ValueError("CompiledQuery builds whole instances without annotations")
+        klass_info, select = compiler.klass_info, compiler.select
+        start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+        init_list = [column[0].target.attname for column in select[start:end]]
+        populators = get_related_populators(klass_info, select, using)
+        return (*compiled, (klass_info["model"], start, end, init_list, populators))
+
+    def all(self, **arguments: Any) -> list[Model]:
+        if connections["default"].vendor != "postgresql":
+            return list(self.build(**arguments))
+        rows, _ = self._rows(arguments)
+        model, start, end, init_list, populators = self._compiled[5]
+        instances = []
+        for row in rows:
+            instance = model.from_db("default", init_list, row[start:end])
+            for populator in populators:
+                populator.populate(row, instance)
+            instances.append(instance)
+        return instances
+
+    def first(self, **arguments: Any) -> Model | None:
+        instances = self.all(**arguments)
+        return instances[0] if instances else None
 
 
 def placeholder_uuid() -> uuid.UUID:

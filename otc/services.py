@@ -8,6 +8,7 @@ parse input, call one of these, and render the result.
 
 import contextvars
 import functools
+import json
 import logging
 import uuid
 from contextlib import contextmanager
@@ -24,7 +25,7 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from accounts import money
-from accounts.compiled import model_columns, model_instance
+from accounts.compiled import CompiledQuery, model_columns, model_instance, placeholder_uuid
 from accounts.errors import DomainError, InsufficientFunds, ProviderUnavailable, error
 from accounts.ledger import (
     clearing_account,
@@ -523,7 +524,12 @@ def _store_fees(order: Order, fees: list[OrderFee], *, replace: bool) -> None:
     if replace:
         OrderFee.objects.filter(order=order).delete()
     onestatement.insert(fees)
-    # The order now knows its lines: rendering it needs no further query.
+    _know_fees(order, fees)
+
+
+def _know_fees(order: Order, fees: list[OrderFee]) -> None:
+    """``order.fees.all()`` is now ``fees`` (in position order): rendering the order needs no
+    further query."""
     order._prefetched_objects_cache = {"fees": OrderFee.objects.none()}
     order._prefetched_objects_cache["fees"]._result_cache = fees
 
@@ -1246,17 +1252,24 @@ def _with_pair(order: Order, customer: Customer) -> Order:
 
 def _lock_for_confirm(order_id: uuid.UUID, customer: Customer) -> Order:
     """The customer's order locked (FOR NO KEY UPDATE) with what confirming checks and books
-    (``_orders_with_resources``). The fee lines (for the outbox event) are read after the
-    lock, so they are current."""
+    (``_orders_with_resources``) and its fee lines (for the outbox event)."""
     order = order_locked(order_id, customer=customer)
     if order is None:
         raise order_not_found()
-    prefetch_related_objects([order], fee_lines())
     return order
 
 
+# The order's fee lines come with it, as of the statement's snapshot, with the order's
+# ``updated_at`` as of that snapshot too: when the lock waited for a transaction that changed
+# the order (a requote writes new lines), the row returned is the new one but the snapshot
+# still shows the old lines, and the two ``updated_at`` differ (every write moves it): the
+# lines are then read again after the lock.
 _LOCKED_ORDER_SQL = """
-    SELECT {columns}
+    SELECT {columns},
+        (SELECT json_agg(json_build_array(x.id, x.position, x.type, x.description,
+                                          x.amount::text, x.bps) ORDER BY x.position)::text
+         FROM otc_orderfee x WHERE x.order_id = o.id) AS fee_lines,
+        (SELECT s.updated_at FROM otc_order s WHERE s.id = o.id) AS seen_updated_at
     FROM otc_order o
     {customer_join}
     JOIN accounts_fiataccount f ON f.id = o.fiat_account_id
@@ -1316,7 +1329,12 @@ def order_locked(order_id: uuid.UUID, *, customer: Customer | None = None) -> Or
     for model, fields in parts:
         instances.append(model_instance(model, fields, row[at : at + len(fields)]))
         at += len(fields)
+    fee_lines_json, seen_updated_at = row[at:]
     order = instances.pop(0)
+    if seen_updated_at == order.updated_at:
+        _know_fees(order, _fee_lines_loaded(order, fee_lines_json))
+    else:
+        prefetch_related_objects([order], fee_lines())
     if customer is None:
         customer = instances.pop(0)
     account, wallet, ledger, hold = instances
@@ -1326,20 +1344,36 @@ def order_locked(order_id: uuid.UUID, *, customer: Customer | None = None) -> Or
     return _with_pair(order, customer)
 
 
+# The clearing account a buy's debit at confirm booked to, compiled once.
+_CLEARING_OF_ORDER = CompiledQuery(
+    lambda order_id: LedgerAccount.objects.filter(
+        postings__entry__reference_id=order_id,
+        postings__entry__kind=JournalEntry.Kind.ORDER_DEBIT,
+        kind=LedgerAccount.Kind.CLEARING,
+    ).order_by("pk")[:1],
+    order_id=placeholder_uuid(),
+)
+
+
+def _fee_lines_loaded(order: Order, document: str | None) -> list[OrderFee]:
+    """``OrderFee`` rows from ``_LOCKED_ORDER_SQL``'s JSON (amounts as text: exact)."""
+    fields = ["id", "order_id", "position", "type", "description", "amount", "bps"]
+    lines = []
+    for pk, position, kind, description, amount, bps in json.loads(document or "[]"):
+        amount = None if amount is None else Decimal(amount)
+        values = (pk, order.pk, position, kind, description, amount, bps)
+        line = OrderFee.from_db("default", fields, values)
+        OrderFee.order.field.set_cached_value(line, order)
+        lines.append(line)
+    return lines
+
+
 def order_clearing_account(order: Order) -> LedgerAccount:
     """The clearing account a buy's source went to at confirm: the customer's own, or the
     desk-wide one for an order confirmed before customers had their own."""
-    posting = (
-        Posting.objects.filter(
-            entry__reference_id=order.pk,
-            entry__kind=JournalEntry.Kind.ORDER_DEBIT,
-            ledger_account__kind=LedgerAccount.Kind.CLEARING,
-        )
-        .select_related("ledger_account")
-        .first()
-    )
-    if posting is not None:
-        return posting.ledger_account
+    account = _CLEARING_OF_ORDER.first(order_id=order.pk)
+    if account is not None:
+        return account
     return clearing_account(order.source_currency)
 
 

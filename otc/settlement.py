@@ -33,6 +33,7 @@ from django.db.models import F
 from django.utils import timezone
 from django_fsm import can_proceed
 
+from accounts.compiled import CompiledQuery, placeholder_uuid
 from accounts.errors import InsufficientFunds, ProviderUnavailable
 from accounts.ledger import hold_account, post_entry, transfer_legs
 from accounts.models import FiatAccount, JournalEntry, LedgerAccount
@@ -94,10 +95,18 @@ def _ends(resource) -> dict:
     return {"account": resource} if isinstance(resource, FiatAccount) else {"wallet": resource}
 
 
+# An order's step by name (one row at most: its reference is unique), compiled once.
+_STEP_OF_ORDER = CompiledQuery(
+    lambda order_id, step: ProviderTransfer.objects.filter(order_id=order_id, step=step),
+    order_id=placeholder_uuid(),
+    step="placeholder-step",
+)
+
+
 def _plan(order: Order, step: str) -> ProviderTransfer:
     """The row of ``step`` of ``order`` (the order's row is locked by the caller), written
     now if it does not exist yet."""
-    existing = ProviderTransfer.objects.filter(order=order, step=step).first()
+    existing = _STEP_OF_ORDER.first(order_id=order.pk, step=step)
     if existing is not None:
         return existing
     spec = services.SIDES[order.side]
@@ -309,6 +318,23 @@ def _call(transfer: ProviderTransfer) -> str | None:
     return provider_reference
 
 
+# A step locked with the accounts and wallets at both ends (the ledger entry books to their
+# ledger accounts), compiled once.
+_LOCKED_STEP = CompiledQuery(
+    lambda transfer_id: (
+        ProviderTransfer.objects.select_for_update(of=("self",))
+        .select_related(
+            "source_account__ledger_account",
+            "source_wallet",
+            "destination_account__ledger_account",
+            "destination_wallet",
+        )
+        .filter(pk=transfer_id)
+    ),
+    transfer_id=placeholder_uuid(),
+)
+
+
 def _finish(step: ProviderTransfer, provider_reference: str) -> tuple[str, Order | None]:
     """The provider did the step: ledger entry, row ``settled``, order moved on, together.
     Returns the step's state after it and the order as it was left (locked until commit)."""
@@ -316,18 +342,9 @@ def _finish(step: ProviderTransfer, provider_reference: str) -> tuple[str, Order
     try:
         with transaction.atomic():
             order = _lock_order(step.order_id)
-            # The accounts and wallets at both ends come with the row: the ledger entry
-            # books to their ledger accounts.
-            transfer = (
-                ProviderTransfer.objects.select_for_update(of=("self",))
-                .select_related(
-                    "source_account__ledger_account",
-                    "source_wallet",
-                    "destination_account__ledger_account",
-                    "destination_wallet",
-                )
-                .get(pk=transfer_id)
-            )
+            transfer = _LOCKED_STEP.first(transfer_id=transfer_id)
+            if transfer is None:
+                raise ProviderTransfer.DoesNotExist(transfer_id)
             if transfer.state == State.SETTLED:
                 return transfer.state, order
             if transfer.state not in OPEN:
@@ -344,7 +361,16 @@ def _finish(step: ProviderTransfer, provider_reference: str) -> tuple[str, Order
             transfer.journal_entry = entry
             transfer.settled_at = timezone.now()
             transfer.last_error = ""
-            transfer.save()
+            transfer.save(
+                update_fields=[
+                    "state",
+                    "provider_reference",
+                    "journal_entry",
+                    "settled_at",
+                    "last_error",
+                    "updated_at",
+                ]
+            )
             _after_settled(order, transfer)
     except InsufficientFunds:
         ProviderTransfer.objects.filter(pk=transfer_id).update(

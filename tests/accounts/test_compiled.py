@@ -2,12 +2,18 @@
 and an argument that cannot be found in the compiled SQL is refused at compile time."""
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from accounts.authentication import api_key_active
-from accounts.compiled import CompiledValues, model_columns, model_instance, placeholder_uuid
-from accounts.models import SCOPE_READ, SCOPE_WRITE, ApiKey, Customer
+from accounts.compiled import (
+    CompiledQuery,
+    CompiledValues,
+    model_columns,
+    model_instance,
+    placeholder_uuid,
+)
+from accounts.models import SCOPE_READ, SCOPE_WRITE, ApiKey, Customer, FiatAccount
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -75,3 +81,55 @@ def test_api_key_active_finds_an_unrevoked_key_with_its_customer(acme):
     ApiKey.objects.filter(pk=key.pk).update(revoked_at=key.created_at)
     assert api_key_active(ApiKey.hash_secret(secret)) is None
     assert api_key_active(ApiKey.hash_secret("sk_test_unknown")) is None
+
+
+def test_compiled_instances_are_the_orms_with_their_related_rows(acme, globex):
+    built: list = []
+
+    def build(customer_id):
+        built.append(customer_id)
+        return (
+            FiatAccount.objects.select_for_update(of=("self",))
+            .select_related("ledger_account", "customer")
+            .filter(customer_id=customer_id)
+            .order_by("label")
+        )
+
+    query = CompiledQuery(build, customer_id=placeholder_uuid())
+    for world in (acme, globex, acme):
+        with transaction.atomic(), CaptureQueriesContext(connection) as ctx:
+            accounts = query.all(customer_id=world.customer.pk)
+            ledgers = [account.ledger_account for account in accounts]
+            owners = {account.customer.name for account in accounts}
+        assert len(ctx.captured_queries) == 1, "the related rows came with the accounts"
+        assert "FOR UPDATE" in ctx.captured_queries[0]["sql"]
+        expected = list(
+            FiatAccount.objects.filter(customer=world.customer)
+            .select_related("ledger_account")
+            .order_by("label")
+        )
+        assert accounts == expected and len(accounts) > 1
+        for got, want in zip(accounts, expected, strict=True):
+            for field in FiatAccount._meta.concrete_fields:
+                assert getattr(got, field.attname) == getattr(want, field.attname), field.name
+        assert [ledger.balance for ledger in ledgers] == [
+            account.ledger_account.balance for account in expected
+        ]
+        assert owners == {world.customer.name}
+        assert not accounts[0]._state.adding and accounts[0]._state.db == "default"
+    assert built == [query.placeholders["customer_id"]], "compiled once, with the placeholder"
+    with transaction.atomic():
+        assert query.first(customer_id=placeholder_uuid()) is None
+
+
+def test_compiled_instances_refuse_annotations(acme):
+    from django.db.models import Count
+
+    query = CompiledQuery(
+        lambda customer_id: Customer.objects.annotate(keys=Count("api_keys")).filter(
+            pk=customer_id
+        ),
+        customer_id=placeholder_uuid(),
+    )
+    with pytest.raises(ValueError, match="without annotations"):
+        query.all(customer_id=acme.customer.pk)

@@ -37,6 +37,9 @@ desk's clearing and fee accounts exist), buy / sell:
   live balance before the claim's transaction opens (no provider call while a row is held);
   one of its 14 statements is the simulated custodian's own balance read (in production an
   HTTP call to the custodian).
+- issue 12, third pass: confirm 11 / 13. The order's fee lines come with its locked read (as
+  of the statement's snapshot, read again only when the lock waited for a change to the
+  order; ``tests/otc/test_locked_fee_lines.py``).
 """
 
 import uuid
@@ -50,11 +53,11 @@ pytestmark = pytest.mark.django_db
 
 QUOTE = "/api/v1/otc-exchanges/quote"
 ORDERS = "/api/v1/otc-exchanges"
-CEILINGS = {"buy": {"quote": 5, "confirm": 12}, "sell": {"quote": 6, "confirm": 14}}
+CEILINGS = {"buy": {"quote": 5, "confirm": 11}, "sell": {"quote": 6, "confirm": 13}}
 # A buy with fees books a third leg at confirm, to the customer's own fee-income account by
 # its derived id: no lookup, no extra statement. The lines themselves are one insert and one
 # read however many there are.
-WITH_FEES = {"buy": {"quote": 5, "confirm": 12}, "sell": {"quote": 6, "confirm": 14}}
+WITH_FEES = {"buy": {"quote": 5, "confirm": 11}, "sell": {"quote": 6, "confirm": 13}}
 
 
 def body(world, side: str, fixed: str = "source") -> dict:
