@@ -270,6 +270,55 @@ class Order(ConcurrentTransitionMixin, models.Model):
     def __str__(self) -> str:
         return f"{self.side} {self.source_amount} {self.source_currency} [{self.status}]"
 
+    # --- what changed since the row was read: a transition writes only that ---------------
+    # (A dict of the values as loaded, kept by ``from_db`` and moved on by ``save``: cheaper
+    # than a per-instance snapshot taken on every ``__init__``, and every field of an order is
+    # an immutable value, so comparing is enough.)
+
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        saved = getattr(self, "_as_saved", None)
+        if saved is not None:
+            named = kwargs.get("update_fields")
+            for field in self._meta.concrete_fields:
+                if named is None or field.name in named or field.attname in named:
+                    saved[field.attname] = getattr(self, field.attname)
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._as_saved = dict(zip(field_names, values, strict=True))
+        return instance
+
+    def refresh_from_db(self, using=None, fields=None, from_queryset=None) -> None:
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
+        saved = getattr(self, "_as_saved", None)
+        if saved is not None:
+            for field in self._meta.concrete_fields:
+                if field.attname in self.__dict__ and (
+                    fields is None or field.name in fields or field.attname in fields
+                ):
+                    saved[field.attname] = getattr(self, field.attname)
+
+    def changed_fields(self) -> list[str] | None:
+        """The fields assigned a new value since the row was read or saved (``updated_at``
+        always: it moves with every write), for ``save(update_fields=...)``; None for an
+        order not read from the database (save it whole)."""
+        saved = getattr(self, "_as_saved", None)
+        if saved is None:
+            return None
+        changed = []
+        for field in self._meta.concrete_fields:
+            if field.primary_key:
+                continue
+            name = field.attname
+            if name in saved:
+                if getattr(self, name) != saved[name] or name == "updated_at":
+                    changed.append(field.name)
+            elif name in self.__dict__:  # deferred when read, assigned since
+                changed.append(field.name)
+        return changed
+
     # --- what the API shows: the final figures once fixed, the indicative ones before ---
     @property
     def rate(self):

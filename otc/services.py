@@ -542,7 +542,7 @@ def _transition(order: Order, transition, actor: Actor, reason: str = "") -> Non
     save the order, and record the real previous status on the timeline and in the outbox."""
     previous = order.status
     transition()
-    order.save()
+    order.save(update_fields=order.changed_fields())
     _record(order, previous, actor, reason)
 
 
