@@ -142,16 +142,13 @@ class SimulatedBook:
             raise ProviderRejected("The amount must be positive.")
         holders = [h for h in (source, destination) if h is not None]
         with transaction.atomic():
-            self.balance_model.objects.bulk_create(
-                [self.balance_model(holder=h, asset=asset) for h in holders],
-                ignore_conflicts=True,
-            )
-            rows = {
-                row.holder_id: row
-                for row in self.balance_model.objects.select_for_update()
-                .filter(holder__in=holders, asset=asset)
-                .order_by("pk")
-            }
+            rows = self._locked_balances(holders, asset)
+            if len(rows) < len({h.pk for h in holders}):  # a first transfer in this asset
+                self.balance_model.objects.bulk_create(
+                    [self.balance_model(holder=h, asset=asset) for h in holders],
+                    ignore_conflicts=True,
+                )
+                rows = self._locked_balances(holders, asset)
             # Same reference, same request: the first answer again (after the locks, so a
             # concurrent twin has committed or not started).
             existing = self.transfer_model.objects.filter(reference=reference).first()
@@ -180,14 +177,22 @@ class SimulatedBook:
             )
             if source is not None:
                 rows[source.pk].balance -= amount
-                rows[source.pk].save(update_fields=["balance"])
             if destination is not None:
                 rows[destination.pk].balance += amount
-                rows[destination.pk].save(update_fields=["balance"])
+            self.balance_model.objects.bulk_update(list(rows.values()), ["balance"])
         pause = simulated_pause(self.name)
         if pause:
             time.sleep(pause)  # recorded, not yet answered: the caller may die meanwhile
         return row.provider_reference
+
+    def _locked_balances(self, holders: list, asset: str) -> dict:
+        """The holders' balance rows in ``asset``, locked in primary-key order, by holder."""
+        return {
+            row.holder_id: row
+            for row in self.balance_model.objects.select_for_update()
+            .filter(holder__in=holders, asset=asset)
+            .order_by("pk")
+        }
 
     def credit(self, *, destination, amount: Decimal, reference: str, asset: str) -> str:
         """(simulator only) Money arriving from outside the provider."""
