@@ -27,3 +27,15 @@ class RedisCache(DjangoRedisCache):
     def __init__(self, server, params) -> None:
         super().__init__(server, params)
         self._class = SharedClientRedisCacheClient
+
+    def count(self, key: str, timeout: int, version: int | None = None) -> int:
+        """Add one to the counter ``key`` and return it; a new counter starts at 1 and lives
+        ``timeout`` seconds. What ``add(key, 0, timeout)`` then ``incr(key)`` do, in one round
+        trip and atomically (``SET NX EX`` and ``INCR`` in one ``MULTI``)."""
+        key = self.make_and_validate_key(key, version=version)
+        client = self._cache.get_client(key, write=True)
+        with client.pipeline(transaction=True) as pipe:
+            pipe.set(key, 0, ex=timeout, nx=True)
+            pipe.incr(key)
+            _, count = pipe.execute()
+        return count
