@@ -6,12 +6,13 @@ below, which touch nothing but the order itself. The services in ``otc.services`
 under a row lock, post to the ledger and write the transition log in the same transaction.
 """
 
+import functools
 import uuid
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import ConcurrentTransitionMixin, FSMField, FSMFieldMixin, transition
 
 from accounts.models import AMOUNT_FIELD, Asset, Customer, FiatAccount, LedgerAccount
 from wallets.models import Wallet
@@ -159,6 +160,11 @@ class Channel(models.TextChoices):
     COMMAND = "command", "Management command"
 
 
+@functools.cache
+def _state_fields(model: type[models.Model]) -> tuple:
+    return tuple(f for f in model._meta.fields if isinstance(f, FSMFieldMixin))
+
+
 class Order(ConcurrentTransitionMixin, models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
@@ -283,6 +289,12 @@ class Order(ConcurrentTransitionMixin, models.Model):
             for field in self._meta.concrete_fields:
                 if named is None or field.name in named or field.attname in named:
                     saved[field.attname] = getattr(self, field.attname)
+
+    @property
+    def state_fields(self) -> tuple:
+        """django-fsm's state fields (read on every instance's ``__init__`` and ``save``),
+        found once per class instead of by a scan of every field each time."""
+        return _state_fields(type(self))
 
     @classmethod
     def from_db(cls, db, field_names, values):
