@@ -17,6 +17,7 @@ SQLite demo), every write runs at once, so the same code is correct everywhere.
 from __future__ import annotations
 
 import contextvars
+import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
@@ -88,19 +89,44 @@ def insert(objs: Iterable[Model]) -> None:
         else:
             meta.model.objects.bulk_create(objs)
         return
-    fields = [
+    fields = tuple(
         f
         for f in meta.local_concrete_fields
         if not f.generated and (f is not meta.auto_field or getattr(objs[0], f.attname))
-    ]
-    query = InsertQuery(meta.model)
-    query.insert_values(fields, objs, raw=False)
-    # One statement for all rows (PostgreSQL's multi-row VALUES), no RETURNING.
-    ((sql, params),) = query.get_compiler(connection=connection).as_sql()
+    )
+    # Each field's value as ``Model.save`` takes it (``pre_save``: ``auto_now`` and the like)
+    # and prepares it for the database; one statement for all rows, no RETURNING.
+    rows = [[f.pre_save(obj, True) for f in fields] for obj in objs]
+    if any(hasattr(f, "get_placeholder") for f in fields) or any(
+        hasattr(value, "resolve_expression") for row in rows for value in row
+    ):
+        # A field with a placeholder of its own, or an expression: the ORM compiles it.
+        query = InsertQuery(meta.model)
+        query.insert_values(list(fields), objs, raw=False)
+        ((sql, params),) = query.get_compiler(connection=connection).as_sql()
+    else:
+        sql = _insert_sql(meta.model, fields, len(objs))
+        params = [
+            f.get_db_prep_save(value, connection=connection)
+            for row in rows
+            for f, value in zip(fields, row, strict=True)
+        ]
     write(sql, params)
     for obj in objs:
         obj._state.adding = False
         obj._state.db = connection.alias
+
+
+@functools.cache
+def _insert_sql(model: type[Model], fields: tuple, rows: int) -> str:
+    """``INSERT INTO table (columns) VALUES (%s, ...), ...`` for ``rows`` rows: the text is
+    the same for every insert of the same shape, so it is built once per process."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    table = quote(model._meta.db_table)
+    values = ", ".join([row] * rows)
+    return f"INSERT INTO {table} ({columns}) VALUES {values}"  # noqa: S608 - quoted names
 
 
 def _send(writes: list[_Write]) -> None:
