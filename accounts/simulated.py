@@ -10,6 +10,7 @@ records the transfer, then takes ``N`` seconds to answer; a test kills the worke
 Both are read from settings or, at run time for every process, from the shared cache.
 """
 
+import functools
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -20,10 +21,11 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
-from django.db.models import Q, Sum
+from django.db import connection, transaction
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
+from .compiled import CompiledQuery
 from .errors import ProviderUnavailable
 
 OUTAGE_CACHE_KEY = "otc:simulate-outage:{name}"
@@ -35,11 +37,17 @@ class ProviderRejected(Exception):
     Nothing moved; retrying the same request cannot succeed."""
 
 
+def _configured_outage(name: str) -> bool:
+    return bool(getattr(settings, f"OTC_SIMULATE_{name.upper()}_OUTAGE", False))
+
+
+def _configured_pause(name: str) -> float:
+    return float(getattr(settings, f"OTC_SIMULATE_{name.upper()}_PAUSE_SECONDS", 0) or 0)
+
+
 def simulated_outage(name: str) -> bool:
     """True when the simulated provider ``name`` (``custody`` or ``fiat``) must fail."""
-    if getattr(settings, f"OTC_SIMULATE_{name.upper()}_OUTAGE", False):
-        return True
-    return bool(cache.get(OUTAGE_CACHE_KEY.format(name=name)))
+    return _configured_outage(name) or bool(cache.get(OUTAGE_CACHE_KEY.format(name=name)))
 
 
 def set_simulated_outage(name: str, on: bool) -> None:
@@ -52,8 +60,7 @@ def set_simulated_outage(name: str, on: bool) -> None:
 
 def simulated_pause(name: str) -> float:
     """Seconds the simulated provider ``name`` waits after recording a transfer."""
-    configured = getattr(settings, f"OTC_SIMULATE_{name.upper()}_PAUSE_SECONDS", 0) or 0
-    return float(cache.get(PAUSE_CACHE_KEY.format(name=name)) or configured)
+    return float(cache.get(PAUSE_CACHE_KEY.format(name=name)) or _configured_pause(name))
 
 
 def set_simulated_pause(name: str, seconds: float) -> None:
@@ -62,6 +69,15 @@ def set_simulated_pause(name: str, seconds: float) -> None:
         cache.set(key, seconds, timeout=None)
     else:
         cache.delete(key)
+
+
+@functools.cache
+def _by_reference(transfer_model: type) -> CompiledQuery:
+    """A simulated provider's transfer by the caller's reference, compiled once."""
+    return CompiledQuery(
+        lambda reference: transfer_model.objects.filter(reference=reference),
+        reference="placeholder-reference",
+    )
 
 
 @dataclass(frozen=True)
@@ -136,22 +152,32 @@ class SimulatedBook:
             at=row.created_at,
         )
 
+    def _switches(self) -> tuple[bool, float]:
+        """(outage, pause seconds) of this provider: settings, or the shared cache's switches
+        read in one round trip."""
+        keys = [OUTAGE_CACHE_KEY.format(name=self.name), PAUSE_CACHE_KEY.format(name=self.name)]
+        found = cache.get_many(keys)
+        outage = _configured_outage(self.name) or bool(found.get(keys[0]))
+        return outage, float(found.get(keys[1]) or _configured_pause(self.name))
+
     def _move(self, *, source, destination, asset: str, amount: Decimal, reference: str) -> str:
-        self._check_up()
+        outage, pause = self._switches()
+        if outage:
+            raise ProviderUnavailable(self.unavailable)
         if amount <= 0:
             raise ProviderRejected("The amount must be positive.")
-        holders = [h for h in (source, destination) if h is not None]
+        holders = [h.pk for h in (source, destination) if h is not None]
         with transaction.atomic():
-            rows = self._locked_balances(holders, asset)
-            if len(rows) < len({h.pk for h in holders}):  # a first transfer in this asset
+            balances = self._locked_balances(holders, asset)
+            if len(balances) < len(set(holders)):  # a first transfer in this asset
                 self.balance_model.objects.bulk_create(
-                    [self.balance_model(holder=h, asset=asset) for h in holders],
+                    [self.balance_model(holder_id=h, asset=asset) for h in holders],
                     ignore_conflicts=True,
                 )
-                rows = self._locked_balances(holders, asset)
+                balances = self._locked_balances(holders, asset)
             # Same reference, same request: the first answer again (after the locks, so a
             # concurrent twin has committed or not started).
-            existing = self.transfer_model.objects.filter(reference=reference).first()
+            existing = _by_reference(self.transfer_model).first(reference=reference)
             if existing is not None:
                 same = (
                     existing.source_id == (source.pk if source else None)
@@ -164,7 +190,7 @@ class SimulatedBook:
                         f"The reference {reference} was used for another transfer."
                     )
                 return existing.provider_reference
-            if source is not None and rows[source.pk].balance < amount:
+            if source is not None and balances[source.pk][1] < amount:
                 raise ProviderRejected("Insufficient funds at the provider.")
             row = self.transfer_model.objects.create(
                 reference=reference,
@@ -175,24 +201,49 @@ class SimulatedBook:
                 amount=amount,
                 created_at=timezone.now(),
             )
+            deltas: dict = {}
             if source is not None:
-                rows[source.pk].balance -= amount
+                deltas[balances[source.pk][0]] = -amount
             if destination is not None:
-                rows[destination.pk].balance += amount
-            self.balance_model.objects.bulk_update(list(rows.values()), ["balance"])
-        pause = simulated_pause(self.name)
+                row_id = balances[destination.pk][0]
+                deltas[row_id] = deltas.get(row_id, 0) + amount
+            self._add_to_balances(deltas)
         if pause:
             time.sleep(pause)  # recorded, not yet answered: the caller may die meanwhile
         return row.provider_reference
 
     def _locked_balances(self, holders: list, asset: str) -> dict:
-        """The holders' balance rows in ``asset``, locked in primary-key order, by holder."""
-        return {
-            row.holder_id: row
-            for row in self.balance_model.objects.select_for_update()
-            .filter(holder__in=holders, asset=asset)
+        """{holder id: (balance row id, balance)} of the holders in ``asset``, the rows locked
+        in primary-key order."""
+        if connection.vendor == "postgresql":
+            table = connection.ops.quote_name(self.balance_model._meta.db_table)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT id, holder_id, balance FROM {table} "  # noqa: S608 - a model's table
+                    "WHERE holder_id = ANY(%s) AND asset = %s ORDER BY id FOR UPDATE",
+                    [holders, asset],
+                )
+                return {holder: (pk, balance) for pk, holder, balance in cursor.fetchall()}
+        rows = (
+            self.balance_model.objects.select_for_update()
+            .filter(holder_id__in=holders, asset=asset)
             .order_by("pk")
-        }
+        )
+        return {row.holder_id: (row.pk, row.balance) for row in rows}
+
+    def _add_to_balances(self, deltas: dict) -> None:
+        """Add each amount to its balance row (by row id), in one statement."""
+        if connection.vendor == "postgresql":
+            table = connection.ops.quote_name(self.balance_model._meta.db_table)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {table} AS b SET balance = b.balance + v.delta "  # noqa: S608
+                    "FROM unnest(%s::bigint[], %s::numeric[]) AS v(id, delta) WHERE b.id = v.id",
+                    [list(deltas), list(deltas.values())],
+                )
+            return
+        for pk, delta in deltas.items():
+            self.balance_model.objects.filter(pk=pk).update(balance=F("balance") + delta)
 
     def credit(self, *, destination, amount: Decimal, reference: str, asset: str) -> str:
         """(simulator only) Money arriving from outside the provider."""

@@ -36,6 +36,8 @@ out["buy_quote"] = [code, buy["data"]["fixedSide"] if code == 200 else buy]
 code, body = post("/api/v1/otc-exchanges", {"side": "buy", "quoteId": buy["data"]["quoteId"]},
                   HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()))
 out["buy_confirm"] = [code, body["data"]["status"] if code == 201 else body]
+from otc import settlement  # the bank's debit, settled here (the simulated bank on SQLite)
+out["buy_settled"] = settlement.advance(buy["data"]["quoteId"]).status
 code, sell = post("/api/v1/otc-exchanges/quote", {
     "side": "sell", "sourceUtilaWalletId": wallet, "destinationFrAccountId": account,
     "sourceAmountUsdc": "500.000000"})
@@ -90,6 +92,7 @@ def test_the_demo_trades_on_the_embedded_sqlite_defaults(tmp_path):
     result = json.loads(output.split("RESULT ", 1)[1])
     assert result["buy_quote"] == [200, "destination"]
     assert result["buy_confirm"][0] == 201, result
+    assert result["buy_settled"] == "pending_approval", result
     assert result["sell_quote"] == [200, None]
     assert result["sell_confirm"] == [201, "pending_approval"]
     assert result["held"] == "500.000000"
