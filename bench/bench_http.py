@@ -336,6 +336,10 @@ def main(argv: list[str] | None = None) -> int:
             "counted; the floor's is 3)"
         )
         statements = inprocess.flow_statements(solo, args.statement_runs)
+        settled, settle_cpu_ms = inprocess.settlement_measures(
+            data.make_customer("bench-settle"), args.statement_runs
+        )
+        statements["settled debit (worker)"] = settled
         few = data.make_customer("bench-few")
         for _ in range(3):
             data.confirmed_order(few)
@@ -363,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
             say(f"{label:<34}{counted.describe()}")
         cpu_ms = inprocess.flow_cpu_ms(solo, args.statement_runs * 3)
         say(f"{'quote + confirm CPU in process':<34}{cpu_ms:.1f} ms (median)")
+        say(f"{'settled debit CPU in process':<34}{settle_cpu_ms:.1f} ms (median)")
         results["statements"] = {
             k: {
                 "typical": v.typical,
@@ -373,6 +378,7 @@ def main(argv: list[str] | None = None) -> int:
             for k, v in statements.items()
         }
         results["flow_cpu_ms"] = cpu_ms
+        results["settle_cpu_ms"] = settle_cpu_ms
         (OUT / "statements.json").write_text(
             json.dumps({k: v.sample for k, v in statements.items()}, indent=1)
         )

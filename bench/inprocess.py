@@ -11,6 +11,7 @@ import statistics
 import time
 import uuid
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,6 +135,43 @@ def read_statements(
     order_id = api.list_page(1)["data"][0]["id"]
     result["detail"] = count_statements(lambda: api.detail(order_id), runs)
     return result
+
+
+@contextmanager
+def _debits_left_pending():
+    """Confirmed buys whose debit task is not sent (the stack's worker would settle them
+    meanwhile): their settlement is then run and counted here."""
+    from otc import tasks
+
+    send = tasks.settle_order_debit.delay_on_commit
+    tasks.settle_order_debit.delay_on_commit = lambda *args, **kwargs: None
+    try:
+        yield
+    finally:
+        tasks.settle_order_debit.delay_on_commit = send
+
+
+def settlement_measures(who: BenchCustomer, runs: int) -> tuple[Statements, float]:
+    """Statements of one settled debit (what the worker runs for a confirmed buy: the bank's
+    debit, then the order to pending approval; the simulated bank's own statements
+    included) and its median CPU time in process, ms."""
+    from otc import settlement
+
+    api = ApiCaller(who)
+    with _debits_left_pending():
+        orders = []
+        for _ in range(runs * 4 + 1):
+            quote_id = api.quote()
+            api.confirm(quote_id)
+            orders.append(quote_id)
+    settlement.advance(orders.pop())  # warm
+    counted = count_statements(lambda: settlement.advance(orders.pop()), runs)
+    samples = []
+    while orders:
+        started = time.process_time()
+        settlement.advance(orders.pop())
+        samples.append((time.process_time() - started) * 1000)
+    return counted, statistics.median(samples)
 
 
 def flow_cpu_ms(who: BenchCustomer, flows: int) -> float:

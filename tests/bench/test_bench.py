@@ -102,3 +102,16 @@ def test_lock_waits_name_the_row_the_waiters_share():
     assert lines[0].startswith("1.00 of 2.00 active backends")
     assert "clearing:EUR 100%" in lines[-1]
     assert normalise_uuid(clearing.replace("-", "")) == clearing
+
+
+def test_settlement_measures_count_what_the_worker_runs_for_one_buy(desk):
+    who = data.make_customer("bench-settle")
+    counted, cpu_ms = inprocess.settlement_measures(who, 2)
+    assert len(counted.counts) == 2 and cpu_ms > 0
+    tables = {inprocess.summarise(sql) for sql in counted.sample}
+    assert "INSERT accounts_simbanktransfer" in tables, "the bank's own statements are counted"
+    assert "UPDATE otc_order" in tables, "and the order's move to pending approval"
+    statuses = set(
+        Order.objects.filter(customer_id=who.customer_id).values_list("status", flat=True)
+    )
+    assert statuses == {Status.PENDING_APPROVAL}, "every measured debit was settled here"
