@@ -125,6 +125,7 @@ if not REDIS_NAMESPACE and os.environ.get("PYTEST_VERSION"):
     os.environ["OTC_REDIS_NAMESPACE"] = REDIS_NAMESPACE
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"  # kombu's, one client per pool
     CELERY_BROKER_TRANSPORT_OPTIONS = (
         {"global_keyprefix": f"{REDIS_NAMESPACE}:"} if REDIS_NAMESPACE else {}
     )
