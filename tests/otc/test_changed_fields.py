@@ -2,37 +2,26 @@
 not the whole row: a column another writer set meanwhile is not put back, and nothing
 assigned before the transition is lost."""
 
-from decimal import Decimal
 
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from otc import services
-from otc.models import Channel, Order, Side, Status
+from otc.models import Channel, Order, Status
 
 pytestmark = pytest.mark.django_db
 
 ACTOR = services.Actor(label="test", channel=Channel.API)
 
 
-def buy_quote(world) -> Order:
-    return services.quote_create(
-        customer=world.customer,
-        side=Side.BUY,
-        fiat_account_id=world.eur_master.pk,
-        wallet_id=world.wallet.pk,
-        amount=Decimal("250.00"),
-        actor=ACTOR,
-    )
-
 
 def order_updates(ctx) -> list[str]:
     return [q["sql"] for q in ctx.captured_queries if q["sql"].startswith('UPDATE "otc_order"')]
 
 
-def test_a_transition_writes_what_changed_and_leaves_the_rest(acme, desk):
-    order = Order.objects.get(pk=buy_quote(acme).pk)
+def test_a_transition_writes_what_changed_and_leaves_the_rest(acme, desk, buy_quote):
+    order = Order.objects.get(pk=buy_quote(acme, "250.00").pk)
     # Another writer sets a column after this order was read.
     Order.objects.filter(pk=order.pk).update(rejection_reason="set elsewhere")
     order.cancellation_code = "CUSTOMER_CANCELLED"
@@ -48,8 +37,8 @@ def test_a_transition_writes_what_changed_and_leaves_the_rest(acme, desk):
     assert stored.updated_at == order.updated_at
 
 
-def test_what_was_saved_is_not_written_again_and_refresh_keeps_unsaved_changes(acme, desk):
-    order = Order.objects.get(pk=buy_quote(acme).pk)
+def test_saved_values_are_the_baseline_and_refresh_keeps_unsaved_changes(acme, desk, buy_quote):
+    order = Order.objects.get(pk=buy_quote(acme, "250.00").pk)
     order.cancellation_code = "FIRST"
     order.save(update_fields=order.changed_fields())
     assert order.changed_fields() == ["updated_at"], "saved values are the new baseline"

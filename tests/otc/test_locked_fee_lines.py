@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from otc import services
-from otc.models import Channel, Order, OrderFee, Side
+from otc.models import Order, OrderFee
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,23 +25,13 @@ def _postgresql_only():
         pytest.skip("the snapshot rule is PostgreSQL's")
 
 
-def buy_quote(world) -> Order:
-    return services.quote_create(
-        customer=world.customer,
-        side=Side.BUY,
-        fiat_account_id=world.eur_master.pk,
-        wallet_id=world.wallet.pk,
-        amount=Decimal("250.00"),
-        actor=services.Actor(label="test", channel=Channel.API),
-    )
-
 
 def lines_of(order: Order) -> list[tuple]:
     return [(f.position, f.type, f.description, f.amount, f.bps) for f in order.fees.all()]
 
 
-def test_the_fee_lines_come_with_the_locked_order(acme, desk):
-    order = buy_quote(acme)
+def test_the_fee_lines_come_with_the_locked_order(acme, desk, buy_quote):
+    order = buy_quote(acme, "250.00")
     expected = [
         (f.position, f.type, f.description, f.amount, f.bps)
         for f in OrderFee.objects.filter(order=order).order_by("position")
@@ -57,8 +47,8 @@ def test_the_fee_lines_come_with_the_locked_order(acme, desk):
     assert all(line.order is locked for line in locked.fees.all())
 
 
-def test_lines_changed_while_the_lock_waited_are_read_again(acme, desk):
-    order = buy_quote(acme)
+def test_lines_changed_while_the_lock_waited_are_read_again(acme, desk, buy_quote):
+    order = buy_quote(acme, "250.00")
     holding, release = threading.Event(), threading.Event()
     failures: list[BaseException] = []
 
