@@ -2,7 +2,6 @@
 not the whole row: a column another writer set meanwhile is not put back, and nothing
 assigned before the transition is lost."""
 
-
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -13,7 +12,6 @@ from otc.models import Channel, Order, Status
 pytestmark = pytest.mark.django_db
 
 ACTOR = services.Actor(label="test", channel=Channel.API)
-
 
 
 def order_updates(ctx) -> list[str]:

@@ -25,7 +25,6 @@ def _postgresql_only():
         pytest.skip("the snapshot rule is PostgreSQL's")
 
 
-
 def lines_of(order: Order) -> list[tuple]:
     return [(f.position, f.type, f.description, f.amount, f.bps) for f in order.fees.all()]
 
