@@ -11,6 +11,7 @@ from bench import data, inprocess
 from bench.bench_http import sweep_against_raw_update
 from bench.locks import LockWaits, normalise_uuid
 from otc.models import Order, OrderTransition, Status
+from otc.webhooks.models import Event
 
 
 def test_clone_orders_copies_the_order_and_its_timeline(desk):
@@ -59,16 +60,22 @@ def test_clone_orders_applies_overrides(desk):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sweep_and_raw_update_expire_the_same_rows(desk):
-    result = sweep_against_raw_update(data, 30)
+def test_sweep_and_raw_update_expire_the_same_rows_each_round_from_the_same_state(desk):
+    result = sweep_against_raw_update(data, 30, rounds=2)
 
-    assert result["raw_rows"] == result["sweep_rows"] == 30
-    assert result["batches"] >= 1
+    assert len(result["rounds"]) == 2
+    for timed in result["rounds"]:
+        assert timed["raw_rows"] == timed["sweep_rows"] == 30
+        assert timed["batches"] >= 1
+        assert timed["factor"] == timed["sweep_s"] / timed["raw_s"]
+    assert min(t["factor"] for t in result["rounds"]) <= result["factor"]
+    assert result["factor"] <= max(t["factor"] for t in result["rounds"])
+    # Put back as they were: open again, nothing of the sweeps' left behind.
     stale = Order.objects.filter(customer__slug="bench-sweep")
     assert stale.count() == 30
-    assert set(stale.values_list("status", flat=True)) == {Status.EXPIRED}
-    expired_steps = OrderTransition.objects.filter(order__in=stale, to_status=Status.EXPIRED)
-    assert expired_steps.count() == 30  # the service's sweep wrote the timeline, once each
+    assert set(stale.values_list("status", flat=True)) == {Status.QUOTED}
+    assert not OrderTransition.objects.filter(order__in=stale, to_status=Status.EXPIRED).exists()
+    assert not Event.objects.filter(order_id__in=stale.values("pk"), type__endswith="expired")
 
 
 @pytest.mark.django_db(transaction=True)
