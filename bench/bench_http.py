@@ -360,14 +360,17 @@ def main(argv: list[str] | None = None) -> int:
             statements |= {
                 f"{k} ({args.list_orders} orders)": v
                 for k, v in inprocess.read_statements(
-                    list_customer, (10, 50, 100), args.statement_runs
+                    list_customer,
+                    (10, 50, 100),
+                    args.statement_runs,
+                    late_page=-(-args.list_orders // 100),
                 ).items()
             }
         for label, counted in statements.items():
-            say(f"{label:<34}{counted.describe()}")
+            say(f"{label:<40}{counted.describe()}")
         cpu_ms = inprocess.flow_cpu_ms(solo, args.statement_runs * 3)
-        say(f"{'quote + confirm CPU in process':<34}{cpu_ms:.1f} ms (median)")
-        say(f"{'settled debit CPU in process':<34}{settle_cpu_ms:.1f} ms (median)")
+        say(f"{'quote + confirm CPU in process':<40}{cpu_ms:.1f} ms (median)")
+        say(f"{'settled debit CPU in process':<40}{settle_cpu_ms:.1f} ms (median)")
         results["statements"] = {
             k: {
                 "typical": v.typical,

@@ -124,14 +124,21 @@ def flow_statements(who: BenchCustomer, runs: int) -> dict[str, Statements]:
 
 
 def read_statements(
-    who: BenchCustomer, limits: tuple[int, ...], runs: int
+    who: BenchCustomer, limits: tuple[int, ...], runs: int, late_page: int | None = None
 ) -> dict[str, Statements]:
+    """Statements of the order list at each of ``limits`` (and, with ``late_page``, of that
+    page at the largest limit) and of one order's detail."""
     api = ApiCaller(who)
     api.list_page(1)  # warm: the key's last-used stamp
     result = {
         f"list limit={limit}": count_statements(lambda limit=limit: api.list_page(limit), runs)
         for limit in limits
     }
+    if late_page is not None:
+        limit = max(limits)
+        result[f"list limit={limit} page={late_page}"] = count_statements(
+            lambda: api.list_page(limit, late_page), runs
+        )
     order_id = api.list_page(1)["data"][0]["id"]
     result["detail"] = count_statements(lambda: api.detail(order_id), runs)
     return result
