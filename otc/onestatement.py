@@ -122,11 +122,12 @@ def insert(objs: Iterable[Model]) -> None:
         obj._state.db = connection.alias
 
 
-@functools.cache
+@functools.lru_cache(maxsize=1024)
 def _insert_sql(model: type[Model], fields: tuple, rows: int, nulls: tuple[bool, ...]) -> str:
     """``INSERT INTO table (columns) VALUES (%s, NULL, ...), ...`` for ``rows`` rows, with
     ``NULL`` where ``nulls`` (row by row, field by field) says the value is NULL: the text is
-    the same for every insert of the same shape, so it is built once per process."""
+    the same for every insert of the same shape, so it is built once per process (a bounded
+    cache: the shapes are few, but which columns are NULL is the data's to say)."""
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
     width = len(fields)
