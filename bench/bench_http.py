@@ -566,7 +566,7 @@ def sweep_against_raw_update(data, count: int, rounds: int) -> dict:
         connection.ops.quote_name(model._meta.db_table) for model in (OrderTransition, Event)
     ]
 
-    def settle() -> None:
+    def vacuum() -> None:
         # Each timing starts from the same state: the tables vacuumed and analysed.
         with connection.cursor() as cursor:
             for name in (table, *written):
@@ -604,7 +604,7 @@ def sweep_against_raw_update(data, count: int, rounds: int) -> dict:
 
     measured = []
     for _ in range(rounds):
-        settle()
+        vacuum()
         started = time.perf_counter()
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
@@ -616,7 +616,7 @@ def sweep_against_raw_update(data, count: int, rounds: int) -> dict:
         raw_s = time.perf_counter() - started
         put_back()
 
-        settle()
+        vacuum()
         started = time.perf_counter()
         swept = batches = 0
         while True:

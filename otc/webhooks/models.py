@@ -18,11 +18,12 @@ TEST_EVENT = "webhook.test"
 
 class Event(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    # Like ``order_id``, a copy of the order's own (checked) key, written in the same
-    # transaction as the order's change: no constraint of its own to check at every commit
-    # (the quote sweep writes one event per expired quote), and Django still deletes a
-    # customer's events with the customer. No index of its own either: every lookup by
-    # customer uses one of the composite indexes that start with it.
+    # Like ``order_id``, a copy of a key already checked where it comes from (the order's
+    # customer, or a test event's endpoint's), written in that row's transaction: no
+    # constraint of its own to check at every commit (the quote sweep writes one event per
+    # expired quote), and Django still deletes a customer's events with the customer. No
+    # index of its own either: every lookup by customer uses one of the composite indexes
+    # that start with it.
     customer = models.ForeignKey(
         Customer,
         on_delete=models.CASCADE,

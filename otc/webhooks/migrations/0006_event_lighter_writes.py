@@ -2,9 +2,9 @@
 the event table's eight indexes were never used, the customer's own (every lookup by
 customer uses one of the composite indexes that start with it) and ``type``'s ``LIKE`` index
 (a type is only ever compared whole); the plain ``type`` index stays, renamed. And the
-customer is no longer a checked constraint: like ``order_id``, it is a copy of the order's
-own checked key written in the order's transaction (Django still deletes a customer's events
-with the customer). On SQLite the constraint stays until the table is next rebuilt.
+customer is no longer a checked constraint: like ``order_id``, it is a copy of a key checked
+where it comes from (the order's customer, or a test event's endpoint's), written in that
+row's transaction (Django still deletes a customer's events with the customer). On SQLite the constraint stays until the table is next rebuilt.
 
 ``AlterField`` would drop and re-add things this way does not touch."""
 
